@@ -1,0 +1,32 @@
+"""Bot and Dispatcher factories: the one place where the routers are assembled."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+
+from bot.middlewares import ContextMiddleware
+from core.settings import Settings
+
+
+def create_bot(settings: Settings, token: str | None = None) -> Bot:
+    secret = token or (settings.bot_token.get_secret_value() if settings.bot_token else "")
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    return Bot(secret, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+def create_dispatcher(storage: BaseStorage | None = None) -> Dispatcher:
+    from handlers import routers
+
+    dispatcher = Dispatcher(storage=storage or MemoryStorage())
+    context = ContextMiddleware()
+    dispatcher.message.outer_middleware(context)
+    dispatcher.callback_query.outer_middleware(context)
+    for router in routers():
+        dispatcher.include_router(router)
+    return dispatcher

@@ -1,0 +1,214 @@
+"""Seller accounts: registration, credentials, Telegram linking, language."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import string
+from datetime import UTC, datetime, timedelta
+
+from tortoise.exceptions import IntegrityError
+
+from core import db
+from core.errors import Conflict, InvalidCredentials, NotFound, ValidationFailed
+from core.i18n import pick_language
+from core.models import Seller, TelegramLinkCode
+from core.passwords import hash_password, verify_password
+from core.phones import normalise_phone
+from core.schemas import RegisterIn, SellerOut
+from core.services import audit
+
+log = logging.getLogger(__name__)
+
+LINK_CODE_TTL = timedelta(minutes=15)
+_CODE_ALPHABET = string.ascii_uppercase + string.digits
+
+
+def _new_code(length: int) -> str:
+    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(length))
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_out(seller: Seller) -> SellerOut:
+    return SellerOut(
+        id=seller.id,
+        username=seller.username,
+        full_name=seller.full_name,
+        phone=seller.phone,
+        telegram_linked=seller.telegram_id is not None,
+        language=seller.language,
+        plan=seller.plan,
+        plan_expires_at=seller.plan_expires_at,
+        referral_code=seller.referral_code,
+        created_at=seller.created_at,
+    )
+
+
+async def _referrer(code: str | None) -> Seller | None:
+    if not code:
+        return None
+    referrer = await Seller.get_or_none(referral_code=code.strip().upper())
+    if referrer is None:
+        raise ValidationFailed("referralCode", "referral code is unknown")
+    return referrer
+
+
+async def register(data: RegisterIn, *, telegram_id: int | None = None) -> Seller:
+    """Create a seller; the username is case-insensitive and unique."""
+    username = data.username.lower()
+    phone = normalise_phone(data.phone) if data.phone else None
+    referrer = await _referrer(data.referral_code)
+    password_hash = await hash_password(data.password)
+    try:
+        async with db.atomic() as conn:
+            seller = await Seller.create(
+                username=username,
+                password_hash=password_hash,
+                full_name=data.full_name,
+                phone=phone,
+                telegram_id=telegram_id,
+                language=pick_language(data.language),
+                referral_code=_new_code(8),
+                referred_by=referrer,
+                campaign=data.campaign,
+                using_db=conn,
+            )
+            await audit.record(
+                "seller.registered",
+                actor=f"seller:{seller.id}",
+                object_type="seller",
+                object_id=seller.id,
+                seller_id=seller.id,
+                using_db=conn,
+            )
+    except IntegrityError:
+        raise Conflict("username is already taken", field="username") from None
+    log.info("seller registered id=%s", seller.id)
+    return seller
+
+
+async def register_from_telegram(telegram_id: int, full_name: str, language: str) -> Seller:
+    """A seller who starts in the bot: no password until they set one."""
+    existing = await Seller.get_or_none(telegram_id=telegram_id)
+    if existing is not None:
+        return existing
+    async with db.atomic() as conn:
+        seller = await Seller.create(
+            username=f"tg{telegram_id}",
+            password_hash=None,
+            full_name=full_name[:128],
+            telegram_id=telegram_id,
+            language=pick_language(language),
+            referral_code=_new_code(8),
+            using_db=conn,
+        )
+        await audit.record(
+            "seller.registered",
+            actor=f"telegram:{telegram_id}",
+            object_type="seller",
+            object_id=seller.id,
+            seller_id=seller.id,
+            using_db=conn,
+            via="telegram",
+        )
+    return seller
+
+
+async def authenticate(username: str, password: str) -> Seller:
+    """The seller with these credentials; one hash is spent whether or not the user exists."""
+    seller = await Seller.get_or_none(username=username.strip().lower(), is_active=True)
+    stored = seller.password_hash if seller else None
+    if not await verify_password(stored, password) or seller is None:
+        raise InvalidCredentials("invalid username or password")
+    return seller
+
+
+async def get_seller(seller_id: int) -> Seller:
+    seller = await Seller.get_or_none(id=seller_id, is_active=True)
+    if seller is None:
+        raise NotFound("seller not found")
+    return seller
+
+
+async def by_telegram(telegram_id: int) -> Seller | None:
+    return await Seller.get_or_none(telegram_id=telegram_id, is_active=True)
+
+
+async def set_language(seller: Seller, language: str) -> Seller:
+    seller.language = pick_language(language)  # type: ignore[assignment]
+    await seller.save(update_fields=["language", "updated_at"])
+    return seller
+
+
+async def change_password(seller: Seller, current: str, new: str) -> None:
+    if not await verify_password(seller.password_hash, current):
+        raise InvalidCredentials("current password is wrong")
+    seller.password_hash = await hash_password(new)
+    seller.password_changed_at = now()
+    async with db.atomic() as conn:
+        await seller.save(
+            update_fields=["password_hash", "password_changed_at", "updated_at"], using_db=conn
+        )
+        await audit.record(
+            "seller.password_changed",
+            actor=f"seller:{seller.id}",
+            object_type="seller",
+            object_id=seller.id,
+            seller_id=seller.id,
+            using_db=conn,
+        )
+
+
+async def link_code(seller: Seller) -> str:
+    """A fresh one-time code for linking Telegram, valid for LINK_CODE_TTL."""
+    await TelegramLinkCode.filter(seller=seller, used_at=None).delete()
+    code = _new_code(8)
+    await TelegramLinkCode.create(code=code, seller=seller, expires_at=now() + LINK_CODE_TTL)
+    return code
+
+
+async def _attach_telegram(seller: Seller, telegram_id: int, how: str) -> Seller:
+    async with db.atomic() as conn:
+        # A Telegram account belongs to one seller: detach it from a bot-only account first.
+        await (
+            Seller.filter(telegram_id=telegram_id)
+            .exclude(id=seller.id)
+            .using_db(conn)
+            .update(telegram_id=None)
+        )
+        seller.telegram_id = telegram_id
+        await seller.save(update_fields=["telegram_id", "updated_at"], using_db=conn)
+        await audit.record(
+            "seller.telegram_linked",
+            actor=f"telegram:{telegram_id}",
+            object_type="seller",
+            object_id=seller.id,
+            seller_id=seller.id,
+            using_db=conn,
+            how=how,
+        )
+    return seller
+
+
+async def link_by_code(code: str, telegram_id: int) -> Seller:
+    async with db.atomic() as conn:
+        updated = (
+            await TelegramLinkCode.filter(
+                code=code.strip().upper(), used_at=None, expires_at__gt=now()
+            )
+            .using_db(conn)
+            .update(used_at=now())
+        )
+        if not updated:
+            raise NotFound("link code is unknown or expired")
+        entry = await TelegramLinkCode.filter(code=code.strip().upper()).using_db(conn).get()
+    seller = await get_seller(entry.seller_id)
+    return await _attach_telegram(seller, telegram_id, "code")
+
+
+async def link_by_password(username: str, password: str, telegram_id: int) -> Seller:
+    seller = await authenticate(username, password)
+    return await _attach_telegram(seller, telegram_id, "password")

@@ -1,0 +1,264 @@
+"""Orders: server-computed totals, atomic stock reservation and the status machine."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import F
+
+from core import db, events
+from core.errors import InvalidTransition, NotFound, OutOfStock, ValidationFailed
+from core.models import Order, OrderEvent, OrderItem, OrderStatus, Product
+from core.schemas import (
+    CatalogLine,
+    OrderEventOut,
+    OrderIn,
+    OrderItemOut,
+    OrderOut,
+    OrderQuery,
+    OrderStatusIn,
+    Pagination,
+    paginate,
+)
+from core.services import audit, customers
+
+log = logging.getLogger(__name__)
+
+S = OrderStatus
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.NEW: frozenset({S.CONFIRMED, S.CANCELLED}),
+    S.CONFIRMED: frozenset({S.SHIPPED, S.CANCELLED}),
+    S.SHIPPED: frozenset({S.DELIVERED, S.RETURNED}),
+    S.DELIVERED: frozenset({S.RETURNED}),
+    S.CANCELLED: frozenset(),
+    S.RETURNED: frozenset(),
+}
+# Leaving for these states puts the reserved goods back on the shelf.
+RESTOCKING = frozenset({S.CANCELLED, S.RETURNED})
+
+
+def allowed_next(status: OrderStatus) -> list[OrderStatus]:
+    return sorted(TRANSITIONS[status], key=list(OrderStatus).index)
+
+
+@dataclass(slots=True)
+class _Line:
+    product_id: int | None
+    name: str
+    sku: str | None
+    quantity: int
+    unit_price: int
+
+    @property
+    def total(self) -> int:
+        return self.unit_price * self.quantity
+
+
+async def _resolve_lines(seller_id: int, data: OrderIn) -> list[_Line]:
+    wanted = {line.product_id for line in data.items if isinstance(line, CatalogLine)}
+    products = {p.id: p for p in await Product.filter(seller_id=seller_id, id__in=list(wanted))}
+    lines = []
+    for index, line in enumerate(data.items):
+        if isinstance(line, CatalogLine):
+            product = products.get(line.product_id)
+            if product is None:
+                raise ValidationFailed(f"items[{index}].productId", "product not found")
+            lines.append(
+                _Line(product.id, product.name, product.sku, line.quantity, product.price)
+            )
+        else:
+            lines.append(_Line(None, line.name, None, line.quantity, line.price))
+    return lines
+
+
+async def _reserve(seller_id: int, lines: list[_Line], conn: BaseDBAsyncClient) -> None:
+    """Take stock for catalog lines; a conditional update never lets stock go below zero."""
+    needed: dict[int, int] = {}
+    for line in lines:
+        if line.product_id is not None:
+            needed[line.product_id] = needed.get(line.product_id, 0) + line.quantity
+    for product_id, quantity in sorted(needed.items()):
+        taken = (
+            await Product.filter(id=product_id, seller_id=seller_id, stock__gte=quantity)
+            .using_db(conn)
+            .update(stock=F("stock") - quantity)
+        )
+        if not taken:
+            raise OutOfStock("not enough stock", product_id=product_id, requested=quantity)
+
+
+async def _restock(order: Order, conn: BaseDBAsyncClient) -> None:
+    items = await OrderItem.filter(order_id=order.id, product_id__not_isnull=True).using_db(conn)
+    for item in items:
+        await (
+            Product.filter(id=item.product_id, seller_id=order.seller_id)
+            .using_db(conn)
+            .update(stock=F("stock") + item.quantity)
+        )
+
+
+async def create(seller_id: int, data: OrderIn, *, actor: str | None = None) -> Order:
+    """Create an order: compute the total, reserve stock and record history in one go."""
+    lines = await _resolve_lines(seller_id, data)
+    total = sum(line.total for line in lines)
+    if data.total_amount is not None and data.total_amount != total:
+        raise ValidationFailed(
+            "totalAmount",
+            f"totalAmount does not match the items: expected {total}",
+            expected=total,
+        )
+    actor = actor or f"seller:{seller_id}"
+    async with db.atomic() as conn:
+        customer = None
+        if data.customer_phone:
+            customer = await customers.upsert_by_phone(
+                seller_id, data.customer_phone, data.customer_name, using_db=conn
+            )
+        await _reserve(seller_id, lines, conn)
+        order = await Order.create(
+            seller_id=seller_id,
+            customer=customer,
+            customer_name=data.customer_name,
+            customer_phone=customer.phone if customer else None,
+            delivery_address=data.delivery_address,
+            notes=data.notes,
+            total_amount=total,
+            using_db=conn,
+        )
+        await OrderItem.bulk_create(
+            [
+                OrderItem(
+                    order_id=order.id,
+                    product_id=line.product_id,
+                    name=line.name,
+                    sku=line.sku,
+                    quantity=line.quantity,
+                    unit_price=line.unit_price,
+                    line_total=line.total,
+                )
+                for line in lines
+            ],
+            using_db=conn,
+        )
+        await OrderEvent.create(
+            order_id=order.id, from_status=None, to_status=S.NEW, actor=actor, using_db=conn
+        )
+        await events.emit(events.ORDER_CREATED, order=order, conn=conn)
+    log.info("order created id=%s seller=%s total=%s", order.id, seller_id, total)
+    return order
+
+
+async def get(seller_id: int, order_id: int) -> Order:
+    order = await Order.get_or_none(id=order_id, seller_id=seller_id)
+    if order is None:
+        raise NotFound("order not found")
+    return order
+
+
+async def list_page(seller_id: int, query: OrderQuery) -> tuple[list[Order], Pagination]:
+    qs = Order.filter(seller_id=seller_id)
+    if query.status is not None:
+        qs = qs.filter(status=query.status)
+    total = await qs.count()
+    orders = (
+        await qs.order_by("-id").offset((query.page - 1) * query.limit).limit(query.limit).all()
+    )
+    return orders, paginate(query.page, query.limit, total)
+
+
+async def change_status(
+    seller_id: int, order_id: int, change: OrderStatusIn, *, actor: str | None = None
+) -> Order:
+    """Move an order along the status machine; cancelling or returning restocks it."""
+    actor = actor or f"seller:{seller_id}"
+    async with db.atomic() as conn:
+        order = (
+            await Order.filter(id=order_id, seller_id=seller_id)
+            .using_db(conn)
+            .select_for_update()
+            .first()
+        )
+        if order is None:
+            raise NotFound("order not found")
+        old = order.status
+        new = change.status
+        if new not in TRANSITIONS[old]:
+            raise InvalidTransition(
+                f"an order cannot go from {old} to {new}",
+                current=str(old),
+                requested=str(new),
+                allowed=[str(s) for s in allowed_next(old)],
+            )
+        if new is S.SHIPPED and not (change.tracking_number or order.tracking_number):
+            raise ValidationFailed("trackingNumber", "a shipped order needs a tracking number")
+        if new in RESTOCKING:
+            await _restock(order, conn)
+        order.status = new
+        if change.tracking_number:
+            order.tracking_number = change.tracking_number
+        await order.save(update_fields=["status", "tracking_number", "updated_at"], using_db=conn)
+        await OrderEvent.create(
+            order_id=order.id,
+            from_status=old,
+            to_status=new,
+            tracking_number=change.tracking_number,
+            actor=actor,
+            note=change.note,
+            using_db=conn,
+        )
+        await audit.record(
+            "order.status_changed",
+            actor=actor,
+            object_type="order",
+            object_id=order.id,
+            seller_id=seller_id,
+            using_db=conn,
+            old=str(old),
+            new=str(new),
+        )
+        await events.emit(events.ORDER_STATUS_CHANGED, order=order, old=old, conn=conn)
+    log.info("order status id=%s %s->%s", order.id, old, new)
+    return order
+
+
+async def to_out(order: Order) -> OrderOut:
+    items = await OrderItem.filter(order_id=order.id).order_by("id")
+    history = await OrderEvent.filter(order_id=order.id).order_by("id")
+    return OrderOut(
+        id=order.id,
+        status=order.status,
+        customer_id=order.customer_id,
+        customer_name=order.customer_name,
+        customer_phone=order.customer_phone,
+        delivery_address=order.delivery_address,
+        notes=order.notes,
+        total_amount=order.total_amount,
+        tracking_number=order.tracking_number,
+        items=[
+            OrderItemOut(
+                id=i.id,
+                product_id=i.product_id,
+                name=i.name,
+                sku=i.sku,
+                quantity=i.quantity,
+                unit_price=i.unit_price,
+                line_total=i.line_total,
+            )
+            for i in items
+        ],
+        history=[
+            OrderEventOut(
+                from_status=e.from_status,
+                to_status=e.to_status,
+                tracking_number=e.tracking_number,
+                actor=e.actor,
+                note=e.note,
+                created_at=e.created_at,
+            )
+            for e in history
+        ],
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+    )

@@ -1,0 +1,43 @@
+"""Core errors reaching the bot become a localized message, never silence."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Router
+from aiogram.types import ErrorEvent
+
+from core.errors import AppError
+from core.i18n import pick_language, t
+
+log = logging.getLogger(__name__)
+router = Router(name="errors")
+
+
+def error_text(exc: AppError, lang: str) -> str:
+    key = f"errors.{exc.code}"
+    text = t(key, lang, **exc.details)
+    return text if text != key else t("errors.internal_error", lang)
+
+
+@router.errors()
+async def on_error(event: ErrorEvent) -> bool:
+    update = event.update
+    user = None
+    target = update.message or (update.callback_query.message if update.callback_query else None)
+    if update.message:
+        user = update.message.from_user
+    elif update.callback_query:
+        user = update.callback_query.from_user
+    lang = pick_language(user.language_code if user else None)
+    exc = event.exception
+    if isinstance(exc, AppError):
+        text = error_text(exc, lang)
+    else:
+        log.error("bot update failed id=%s", update.update_id, exc_info=exc)
+        text = t("errors.internal_error", lang)
+    if update.callback_query:
+        await update.callback_query.answer(text[:200], show_alert=True)
+    elif target is not None and hasattr(target, "answer"):
+        await target.answer(text)
+    return True

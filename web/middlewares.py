@@ -1,0 +1,117 @@
+"""Middlewares every request passes: request id and logging, the error envelope, headers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from core.errors import AppError, TooManyRequests
+from web.responses import error
+
+log = logging.getLogger(__name__)
+
+REQUEST_ID = web.RequestKey("scx.request_id", str)
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    503: "service_unavailable",
+}
+
+
+def app_error_response(exc: AppError) -> web.Response:
+    details = {k: v for k, v in exc.details.items() if k != "field"}
+    response = error(exc.status, exc.code, exc.message, exc.details.get("field"), **details)
+    if isinstance(exc, TooManyRequests):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def http_error_response(exc: web.HTTPException) -> web.Response:
+    status = exc.status
+    code = _HTTP_CODES.get(status, "http_error")
+    message = exc.reason or code.replace("_", " ")
+    if status == 413:
+        message = "the request body is too large"
+    response = error(status, code, message)
+    if status == 405 and "Allow" in exc.headers:
+        response.headers["Allow"] = exc.headers["Allow"]
+    return response
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Give each request an id (or keep the proxy's), and log one line when it ends."""
+    incoming = request.headers.get("X-Request-ID", "")
+    request_id = incoming if 8 <= len(incoming) <= 64 else secrets.token_hex(8)
+    request[REQUEST_ID] = request_id
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        response.headers["X-Request-ID"] = request_id
+        return response
+    finally:
+        log.debug(
+            "request method=%s path=%s status=%s ms=%.1f id=%s",
+            request.method,
+            request.path,
+            status,
+            (time.perf_counter() - started) * 1000,
+            request_id,
+        )
+
+
+@web.middleware
+async def error_envelope(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure leaves as the JSON envelope, never as HTML or a traceback."""
+    try:
+        response = await handler(request)
+    except AppError as exc:
+        if exc.status >= 500:
+            log.error("request failed code=%s path=%s", exc.code, request.path)
+        return app_error_response(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return http_error_response(exc)
+    except TimeoutError:
+        log.warning("request timed out path=%s", request.path)
+        return error(503, "timeout", "the request took too long, try again")
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unhandled error path=%s", request.path)
+        return error(500, "internal_error", "internal server error")
+    return response
+
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    response.headers.setdefault("Content-Security-Policy", API_CSP)
+    if request.path.startswith("/api/"):
+        response.headers.setdefault("Cache-Control", "no-store")

@@ -1,0 +1,142 @@
+"""OpenAPI 3.1, generated from the same pydantic models that validate requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
+
+from core.schemas import Pagination
+from web.api import Operation
+
+REF = "#/components/schemas/{model}"
+ERROR_STATUSES = {
+    400: "Invalid input: `error.field` names the offending field",
+    401: "Not logged in",
+    403: "Forbidden (plan, origin or permission)",
+    404: "Not found (or another seller's object)",
+    409: "Conflict with the current state",
+    413: "Body too large",
+    429: "Rate limited: see Retry-After",
+    503: "A backing service is unavailable",
+}
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["success", "error"],
+    "properties": {
+        "success": {"const": False},
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "field": {"type": "string"},
+                "details": {"type": "object"},
+            },
+        },
+    },
+}
+
+
+def _model_schemas(operations: list[Operation]) -> tuple[dict[Any, Any], dict[str, Any]]:
+    pairs: list[tuple[type[BaseModel], JsonSchemaMode]] = [(Pagination, "serialization")]
+    for op in operations:
+        if op.body is not None:
+            pairs.append((op.body, "validation"))
+        if op.response is not None:
+            pairs.append((op.response, "serialization"))
+    unique = list(dict.fromkeys(pairs))
+    refs, top = models_json_schema(unique, by_alias=True, ref_template=REF)
+    return refs, top.get("$defs", {})
+
+
+def _success_schema(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
+    properties: dict[str, Any] = {"success": {"const": True}}
+    required = ["success"]
+    if op.response is not None:
+        item = refs[(op.response, "serialization")]
+        properties["data"] = {"type": "array", "items": item} if op.many else item
+        required.append("data")
+        if op.many:
+            properties["pagination"] = refs[(Pagination, "serialization")]
+            required.append("pagination")
+    return {"type": "object", "required": required, "properties": properties}
+
+
+def _parameters(op: Operation) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = []
+    for name, numeric in op.path_params:
+        schema: dict[str, Any] = (
+            {"type": "integer", "minimum": 1} if numeric or name == "id" else {"type": "string"}
+        )
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
+    if op.query is not None:
+        schema = op.query.model_json_schema(by_alias=True)
+        for name, prop in schema.get("properties", {}).items():
+            params.append(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": name in schema.get("required", []),
+                    "schema": prop,
+                }
+            )
+    return params
+
+
+def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        str(op.status): {
+            "description": "Success",
+            "content": {"application/json": {"schema": _success_schema(op, refs)}},
+        }
+    }
+    errors = {**ERROR_STATUSES, **op.extra_responses}
+    for status, description in sorted(errors.items()):
+        responses[str(status)] = {
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}},
+        }
+    spec: dict[str, Any] = {
+        "operationId": op.handler.__name__,
+        "summary": op.summary.splitlines()[0] if op.summary else op.handler.__name__,
+        "tags": [op.tag] if op.tag else [],
+        "parameters": _parameters(op),
+        "responses": responses,
+    }
+    if op.auth:
+        spec["security"] = [{"sessionCookie": []}]
+    if op.body is not None:
+        media = "application/x-www-form-urlencoded" if op.form else "application/json"
+        spec["requestBody"] = {
+            "required": True,
+            "content": {media: {"schema": refs[(op.body, "validation")]}},
+        }
+    return spec
+
+
+def build(operations: list[Operation], *, title: str, version: str, cookie: str) -> dict[str, Any]:
+    """The whole document for the given operations."""
+    documented = [op for op in operations if not op.raw_response]
+    refs, components = _model_schemas(documented)
+    components["Error"] = ERROR_SCHEMA
+    paths: dict[str, dict[str, Any]] = {}
+    for op in documented:
+        paths.setdefault(op.openapi_path, {})[op.method.lower()] = _operation(op, refs)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": title,
+            "version": version,
+            "description": "SellerCloudX REST API: the same features as the Telegram bot.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "sessionCookie": {"type": "apiKey", "in": "cookie", "name": cookie}
+            },
+        },
+    }
