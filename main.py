@@ -25,6 +25,21 @@ from core.settings import Settings, get_settings
 log = logging.getLogger("sellercloudx")
 
 
+def _makemigrations(*, fresh: bool) -> None:
+    import subprocess
+    from pathlib import Path
+
+    if fresh:
+        # Only while nothing is deployed: history is folded into one initial migration.
+        for path in Path("core/migrations").glob("0*.py"):
+            path.unlink()
+    Path("data/makemigrations.sqlite3").unlink(missing_ok=True)
+    tortoise = Path(sys.executable).with_name("tortoise")
+    subprocess.run(
+        [str(tortoise), "-c", "core.migrations_config.TORTOISE_ORM", "makemigrations"], check=True
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="main.py", description="SellerCloudX")
     sub = parser.add_subparsers(dest="command")
@@ -32,7 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("web", help="one web process")
     sub.add_parser("worker", help="scheduler and background workers")
     sub.add_parser("migrate", help="apply migrations")
-    sub.add_parser("makemigrations", help="(development) write a migration for model changes")
+    mk = sub.add_parser("makemigrations", help="(development) write a migration for model changes")
+    mk.add_argument(
+        "--fresh", action="store_true", help="drop every migration file and write one 0001_initial"
+    )
     demo = sub.add_parser("demo", help="create the demo seller")
     demo.add_argument("--username", default="demo")
     demo.add_argument("--password", default="demo12345")
@@ -127,11 +145,7 @@ def main(argv: list[str] | None = None) -> None:
     if command == "migrate":
         asyncio.run(db.migrate(settings))
     elif command == "makemigrations":
-        import subprocess
-
-        subprocess.run(
-            ["tortoise", "-c", "core.migrations_config.TORTOISE_ORM", "makemigrations"], check=True
-        )
+        _makemigrations(fresh=args.fresh)
     elif command == "user":
         asyncio.run(_create_user(settings, args))
     elif command == "demo":

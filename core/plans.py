@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
-from core.errors import NotFound, ValidationFailed
+from core.errors import NotFound, PlanRequired, ValidationFailed
 
 
 class BillingPeriod(StrEnum):
@@ -83,6 +84,28 @@ def paid_plan(tier: str, field: str = "pricingTier") -> Plan:
     plan = PLANS.get(tier)
     if plan is None or plan.monthly_price == 0:
         raise ValidationFailed(field, f"pricing tier must be one of: {', '.join(PAID_TIERS)}")
+    return plan
+
+
+def effective_plan(tier: str, expires_at: datetime | None, now: datetime | None = None) -> Plan:
+    """The plan in force: a paid plan past its expiry counts as free."""
+    plan = PLANS.get(tier, FREE)
+    if plan.monthly_price and expires_at is not None and expires_at <= (now or datetime.now(UTC)):
+        return FREE
+    return plan
+
+
+def require_feature(tier: str, expires_at: datetime | None, feature: Feature) -> Plan:
+    """The seller's plan if it includes `feature`; else PlanRequired naming the plan to buy."""
+    plan = effective_plan(tier, expires_at)
+    if not plan.includes(feature):
+        needed = cheapest_plan_with(feature)
+        raise PlanRequired(
+            f"{feature.value} needs the {needed.tier} plan or higher",
+            feature=feature.value,
+            required_plan=needed.tier,
+            current_plan=plan.tier,
+        )
     return plan
 
 
