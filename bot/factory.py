@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
@@ -20,6 +20,15 @@ def create_bot(settings: Settings, token: str | None = None) -> Bot:
     return Bot(secret, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
+def _detach(router: Router) -> None:
+    """Feature routers are module singletons; a new Dispatcher (tests build many) takes them
+    over from the previous one, since aiogram lets a router have one parent at a time."""
+    parent = router.parent_router
+    if parent is not None:
+        parent.sub_routers.remove(router)
+        router._parent_router = None
+
+
 def create_dispatcher(storage: BaseStorage | None = None) -> Dispatcher:
     from handlers import routers
 
@@ -28,5 +37,6 @@ def create_dispatcher(storage: BaseStorage | None = None) -> Dispatcher:
     dispatcher.message.outer_middleware(context)
     dispatcher.callback_query.outer_middleware(context)
     for router in routers():
+        _detach(router)
         dispatcher.include_router(router)
     return dispatcher

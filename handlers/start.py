@@ -10,6 +10,7 @@ from aiogram.types import CallbackQuery, Message
 from bot import keyboards
 from bot.callbacks import CancelCb, LangCb, MenuCb, OnboardCb
 from bot.context import BotContext
+from bot.middlewares import LANG_KEY
 from bot.states import Onboarding
 from core.errors import InvalidCredentials, NotFound
 from core.services import accounts
@@ -28,7 +29,7 @@ async def show_menu(message: Message, ctx: BotContext, *, edit: bool = False) ->
 
 @router.message(CommandStart())
 async def start(message: Message, ctx: BotContext, state: FSMContext) -> None:
-    await state.clear()
+    await state.set_state(None)
     if ctx.seller is not None:
         await show_menu(message, ctx)
         return
@@ -50,10 +51,14 @@ async def language_command(message: Message, ctx: BotContext) -> None:
 
 
 @router.callback_query(LangCb.filter())
-async def choose_language(query: CallbackQuery, callback_data: LangCb, ctx: BotContext) -> None:
+async def choose_language(
+    query: CallbackQuery, callback_data: LangCb, ctx: BotContext, state: FSMContext
+) -> None:
     ctx.lang = callback_data.code
     if ctx.seller is not None:
         await accounts.set_language(ctx.seller, callback_data.code)
+    else:
+        await state.update_data({LANG_KEY: ctx.lang})
     await query.answer(ctx.t("start.language_set"))
     assert isinstance(query.message, Message)
     if ctx.seller is not None:
@@ -65,9 +70,10 @@ async def choose_language(query: CallbackQuery, callback_data: LangCb, ctx: BotC
 
 
 @router.callback_query(OnboardCb.filter(F.action == "create"))
-async def create_account(query: CallbackQuery, ctx: BotContext) -> None:
+async def create_account(query: CallbackQuery, ctx: BotContext, state: FSMContext) -> None:
     user = query.from_user
     ctx.seller = await accounts.register_from_telegram(user.id, user.full_name, ctx.lang)
+    await state.clear()
     await query.answer()
     assert isinstance(query.message, Message)
     await query.message.edit_text(ctx.t("start.created", username=ctx.seller.username))
@@ -77,7 +83,6 @@ async def create_account(query: CallbackQuery, ctx: BotContext) -> None:
 @router.callback_query(OnboardCb.filter(F.action == "code"))
 async def ask_code(query: CallbackQuery, ctx: BotContext, state: FSMContext) -> None:
     await state.set_state(Onboarding.code)
-    await state.update_data(lang=ctx.lang)
     await query.answer()
     assert isinstance(query.message, Message)
     await query.message.edit_text(ctx.t("start.ask_code"), reply_markup=keyboards.cancel_only(ctx))
@@ -85,7 +90,6 @@ async def ask_code(query: CallbackQuery, ctx: BotContext, state: FSMContext) -> 
 
 @router.message(Onboarding.code, F.text)
 async def receive_code(message: Message, ctx: BotContext, state: FSMContext) -> None:
-    ctx.lang = (await state.get_data()).get("lang", ctx.lang)
     assert message.from_user and message.text
     try:
         ctx.seller = await accounts.link_by_code(message.text, message.from_user.id)
@@ -101,7 +105,6 @@ async def receive_code(message: Message, ctx: BotContext, state: FSMContext) -> 
 @router.callback_query(OnboardCb.filter(F.action == "password"))
 async def ask_username(query: CallbackQuery, ctx: BotContext, state: FSMContext) -> None:
     await state.set_state(Onboarding.username)
-    await state.update_data(lang=ctx.lang)
     await query.answer()
     assert isinstance(query.message, Message)
     await query.message.edit_text(
@@ -111,7 +114,6 @@ async def ask_username(query: CallbackQuery, ctx: BotContext, state: FSMContext)
 
 @router.message(Onboarding.username, F.text)
 async def receive_username(message: Message, ctx: BotContext, state: FSMContext) -> None:
-    ctx.lang = (await state.get_data()).get("lang", ctx.lang)
     await state.update_data(username=(message.text or "").strip()[:64])
     await state.set_state(Onboarding.password)
     await message.answer(ctx.t("start.ask_password"), reply_markup=keyboards.cancel_only(ctx))
@@ -120,7 +122,6 @@ async def receive_username(message: Message, ctx: BotContext, state: FSMContext)
 @router.message(Onboarding.password, F.text)
 async def receive_password(message: Message, ctx: BotContext, state: FSMContext) -> None:
     data = await state.get_data()
-    ctx.lang = data.get("lang", ctx.lang)
     assert message.from_user
     password = message.text or ""
     # The password should not stay in the chat history.
@@ -141,7 +142,7 @@ async def receive_password(message: Message, ctx: BotContext, state: FSMContext)
 
 @router.callback_query(CancelCb.filter())
 async def cancel(query: CallbackQuery, ctx: BotContext, state: FSMContext) -> None:
-    await state.clear()
+    await state.set_state(None)
     await query.answer(ctx.t("common.cancelled"))
     assert isinstance(query.message, Message)
     if ctx.seller is not None:
