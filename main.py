@@ -64,6 +64,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+async def _migrate(settings: Settings) -> None:
+    try:
+        await db.migrate(settings)
+    finally:
+        # aiosqlite's connection thread keeps the process alive until the connection closes.
+        await db.close_db()
+
+
 async def _with_db(settings: Settings, body: Callable[[], Awaitable[None]]) -> None:
     await db.migrate(settings)
     await db.init_db(settings)
@@ -74,24 +82,25 @@ async def _with_db(settings: Settings, body: Callable[[], Awaitable[None]]) -> N
 
 
 async def _create_user(settings: Settings, args: argparse.Namespace) -> None:
-    from core.errors import AppError
+    from core.errors import AppError, ValidationFailed
     from core.plans import get_plan
     from core.schemas import RegisterIn
     from core.services import accounts
+    from core.validation import validate
 
     async def body() -> None:
-        plan = get_plan(args.plan)
-        seller = await accounts.register(
-            RegisterIn(username=args.username, password=args.password)
-        )
+        seller = await accounts.register(data)
         seller.plan, seller.is_admin = plan.tier, args.admin
         await seller.save(update_fields=["plan", "is_admin"])
         print(f"created seller id={seller.id} username={seller.username} plan={plan.tier}")
 
     try:
+        plan = get_plan(args.plan)
+        data = validate(RegisterIn, {"username": args.username, "password": args.password})
         await _with_db(settings, body)
     except AppError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        where = f"{exc.field}: " if isinstance(exc, ValidationFailed) else ""
+        print(f"error: {where}{exc.message}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
@@ -129,21 +138,52 @@ async def serve(settings: Settings, *, web_role: bool, worker_role: bool) -> Non
         await runtime.stop()
 
 
+_WEBHOOK_SECRET_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def role_problems(settings: Settings, command: str) -> list[str]:
+    """Why this configuration cannot run `command` (empty when it can)."""
+    problems: list[str] = []
+    scale_out = command in {"web", "worker"}
+    if scale_out and settings.is_sqlite:
+        problems.append(
+            "`web` and `worker` are the scale-out roles: they share state through PostgreSQL "
+            "and Redis, and SQLite is for one process. Set DATABASE_URL=postgres://... and "
+            "REDIS_URL=redis://..., or run `python main.py` alone: one process serves everything."
+        )
+    elif scale_out and not settings.redis_url:
+        problems.append(
+            "`web` and `worker` need REDIS_URL=redis://... for sessions, bot state, rate "
+            "limits and the scheduler lock shared between processes."
+        )
+    if command in {"all", "web", "worker"} and settings.bot_enabled:
+        webhook = scale_out or settings.bot_mode == "webhook"
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+        if scale_out and settings.bot_mode != "webhook":
+            problems.append(
+                "with several processes the bot runs by webhook: set BOT_MODE=webhook, "
+                "WEBHOOK_SECRET and PUBLIC_URL (https), or unset BOT_TOKEN."
+            )
+        elif webhook and not (1 <= len(secret) <= 256 and set(secret) <= _WEBHOOK_SECRET_CHARS):
+            problems.append(
+                "BOT_MODE=webhook needs WEBHOOK_SECRET: 1 to 256 characters of A-Z, a-z, 0-9, "
+                "_ and - (Telegram sends it back in every webhook request)."
+            )
+    return problems
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     settings = get_settings()
     setup_logging(settings.log_level, settings.log_format)
     command = args.command or "all"
-    if command in {"web", "worker"} and settings.is_sqlite:
-        print(
-            "error: `web` and `worker` are the scale-out roles and need PostgreSQL and Redis "
-            "(DATABASE_URL=postgres://..., REDIS_URL=redis://...). On SQLite run "
-            "`python main.py` alone: one process serves everything.",
-            file=sys.stderr,
-        )
+    problems = role_problems(settings, command)
+    if problems:
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
         raise SystemExit(2)
     if command == "migrate":
-        asyncio.run(db.migrate(settings))
+        asyncio.run(_migrate(settings))
     elif command == "makemigrations":
         _makemigrations(fresh=args.fresh)
     elif command == "user":

@@ -31,6 +31,21 @@ class ValidationFailed(AppError):
         self.field = field
 
 
+class UnknownReference(ValidationFailed):
+    """A body names an object that does not exist (or is another seller's): 404, as for a
+    path id, naming the field. The body itself is well formed."""
+
+    code = "not_found"
+    status = 404
+
+
+class AmountMismatch(ValidationFailed):
+    """A client's amount disagrees with the one the server computes: 409, with `expected`."""
+
+    code = "amount_mismatch"
+    status = 409
+
+
 class NotAuthenticated(AppError):
     code = "not_authenticated"
     status = 401
@@ -80,6 +95,12 @@ class TooManyRequests(AppError):
         self.retry_after = retry_after
 
 
+class DailyCapReached(TooManyRequests):
+    """A per-seller daily cap (SMS, WhatsApp, video renders) is spent until midnight UTC."""
+
+    code = "daily_cap_reached"
+
+
 class PayloadTooLarge(AppError):
     code = "payload_too_large"
     status = 413
@@ -101,3 +122,38 @@ class ExternalServiceError(AppError):
     ) -> None:
         super().__init__(message, **details)
         self.retryable = retryable
+
+
+# --- notifications ----------------------------------------------------------------------------
+
+
+class ChatNotAllowed(Forbidden):
+    """A Telegram chat that is neither the seller's own nor one of their customers'."""
+
+    code = "chat_not_allowed"
+
+
+class ConsentRequired(Forbidden):
+    """Marketing to a customer who has not agreed to it."""
+
+    code = "marketing_consent_required"
+
+
+class CustomerUnreachable(Conflict):
+    """No channel reaches this customer (no Telegram, no SMS or WhatsApp in the plan)."""
+
+    code = "customer_unreachable"
+
+
+class ChannelNotConfigured(ServiceUnavailable):
+    """The platform has no credentials for this channel (BOT_TOKEN, ESKIZ_*, WHATSAPP_*)."""
+
+    code = "channel_not_configured"
+
+
+class OtpInvalid(AppError):
+    """A one-time code that is wrong, expired, used, or tried too often."""
+
+    code = "otp_invalid"
+    # Refused, not malformed: a well-formed code that does not verify.
+    status = 403

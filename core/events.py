@@ -20,6 +20,8 @@ ORDER_STATUS_CHANGED = "order.status_changed"
 ORDER_CREATED = "order.created"
 PAYMENT_PAID = "payment.paid"
 PAYMENT_CANCELLED = "payment.cancelled"
+PLAN_EXPIRING = "plan.expiring"
+PLAN_EXPIRED = "plan.expired"
 
 
 def subscribe(event: str, handler: Handler) -> None:

@@ -44,6 +44,8 @@ def setup_logging(level: str = "INFO", fmt: str = "console") -> None:
     formatter = structlog.stdlib.ProcessorFormatter(
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            # JSON needs the traceback as text (the console renderer formats it itself).
+            *([structlog.processors.format_exc_info] if fmt == "json" else []),
             renderer,
         ],
         foreign_pre_chain=[

@@ -18,10 +18,19 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 
     database_url: str = DEFAULT_SQLITE_URL
+    db_pool_size: int = 10
     redis_url: str | None = None
+    # Every Redis key of this deployment starts with it (several deployments or test runs
+    # can share one Redis server).
+    redis_prefix: str = "scx:"
+    # Seconds any one Redis command (or connect) may take before it fails.
+    redis_timeout: float = 2.0
     secret_key: SecretStr = SecretStr("dev-secret-change-me")
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    # Several web processes may listen on one port (SO_REUSEPORT; the kernel spreads
+    # connections among them), instead of one port each behind the proxy.
+    http_reuse_port: bool = False
     public_url: str = "http://127.0.0.1:8080"
     cors_origins: str = ""
     cookie_secure: bool = False
@@ -29,6 +38,19 @@ class Settings(BaseSettings):
     session_idle_timeout: int = 7 * 24 * 3600
     max_body_bytes: int = 1_048_576
     request_timeout: float = 30.0
+
+    # Abuse controls (web/security.py, core/services/throttle.py).
+    rate_limit_enabled: bool = True
+    rate_limit_multiplier: float = 1.0
+    # Key prefix of the counters in Redis (empty: REDIS_PREFIX + "limits").
+    rate_limit_prefix: str = ""
+    rate_limit_timeout: float = 2.0
+    trusted_proxies: str = ""
+    login_throttle_enabled: bool = True
+    login_max_failures: int = 10
+    login_window_seconds: int = 15 * 60
+    login_max_attempts_per_address: int = 50
+    otp_per_phone_per_hour: int = 5
 
     bot_token: SecretStr | None = None
     bot_mode: Literal["polling", "webhook"] = "polling"
@@ -54,6 +76,26 @@ class Settings(BaseSettings):
     whatsapp_phone_number_id: str = ""
     whatsapp_api_url: str = "https://graph.facebook.com/v21.0"
 
+    # Notification delivery (core/services/delivery.py): each channel's limits, as the
+    # channel states them; the worker keeps a small margin below them.
+    telegram_rate_per_second: float = 30.0
+    telegram_chat_interval: float = 1.0
+    whatsapp_rate_per_second: float = 80.0
+    whatsapp_recipient_interval: float = 6.0
+    # Divides every channel window and interval above: only for benchmarks and tests that
+    # run against local fakes whose limits are scaled up by the same factor.
+    delivery_time_scale: float = 1.0
+    channel_timeout: float = 20.0
+    notification_lease_seconds: float = 30.0
+    notification_max_attempts: int = 8
+    notification_retry_base: float = 2.0
+    notification_retry_max: float = 600.0
+    notification_poll_interval: float = 0.5
+    eskiz_status_interval: float = 60.0
+    otp_ttl_seconds: int = 300
+    otp_resend_seconds: int = 60
+    otp_max_attempts: int = 5
+
     wb_search_url: str = "https://search.wb.ru/exactmatch/ru/common/v5/search"
     uzum_graphql_url: str = "https://graphql.uzum.uz/"
     rub_to_uzs: float = 140.0
@@ -61,6 +103,11 @@ class Settings(BaseSettings):
     media_dir: Path = Path("data/media")
     allow_private_fetch: bool = False
     affiliate_hold_days: int = 14
+
+    # The worker's own /metrics, /health and /ready listener (0: none).
+    metrics_port: int = 9100
+    # The scheduler lock's expiry, seconds: a dead worker's lock is taken over after it.
+    scheduler_lock_ttl: float = 30.0
 
     log_level: str = "INFO"
     log_format: Literal["console", "json"] = "console"

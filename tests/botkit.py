@@ -20,7 +20,7 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.base import BaseSession
 from aiogram.fsm.storage.memory import MemoryStorage
-from aiogram.methods import TelegramMethod
+from aiogram.methods import EditMessageCaption, SendPhoto, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import (
     CallbackQuery,
@@ -143,18 +143,27 @@ class BotKit:
         user_id: int = 1001,
         language: str = "en",
     ) -> None:
-        """Press an inline button with callback `data` on a sent message."""
+        """Press an inline button with callback `data` on a sent message.
+
+        Pressed on a recorded `sendPhoto` (or `editMessageCaption`), the message is a photo
+        with that caption, as Telegram would hand it over; otherwise a text message.
+        """
         message_id = 1
         if isinstance(on, Message):
             message_id = on.message_id
         elif on is not None:
             message_id = getattr(on, "message_id", None) or 1
+        is_photo = isinstance(on, SendPhoto | EditMessageCaption)
         message = Message(
             message_id=message_id,
             date=datetime.now(UTC),
             chat=Chat(id=user_id, type="private"),
             from_user=BOT_USER,
-            text="…",
+            text=None if is_photo else "…",
+            caption=getattr(on, "caption", None) if is_photo else None,
+            photo=[PhotoSize(file_id="sent", file_unique_id="sentu", width=800, height=800)]
+            if is_photo
+            else None,
         )
         query = CallbackQuery(
             id=str(next(self._update_ids)),

@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestClient
 from tortoise import Tortoise
 
 from core import db
+from core.redis import close_redis
 from core.settings import Settings, use_settings
 from web.app import create_app
 
@@ -89,12 +90,40 @@ def database_url(database_template: str, tmp_path: Path) -> str:
     return database_template
 
 
+def _redis_url() -> str | None:
+    return os.environ.get("REDIS_URL", "").strip() or None
+
+
+def _drop_redis_keys(url: str, prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Iterator[Settings]:
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of this test alone; its keys are deleted afterwards (with REDIS_URL)."""
+    prefix = f"scx_test_{os.getpid()}_{uuid.uuid4().hex[:8]}:"
+    yield prefix
+    url = _redis_url()
+    if url:
+        _drop_redis_keys(url, prefix)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, redis_prefix: str) -> Iterator[Settings]:
     value = Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,
-        redis_url=None,
+        redis_url=_redis_url(),
+        redis_prefix=redis_prefix,
+        rate_limit_prefix=redis_prefix + "limits",
         secret_key="test-secret",
         media_dir=tmp_path / "media",
         public_url="http://127.0.0.1:8080",
@@ -124,13 +153,19 @@ async def database(settings: Settings) -> AsyncIterator[None]:
     await _truncate()
     yield
     await db.close_db()
+    await close_redis()
+
+
+def browser_headers(settings: Settings) -> dict[str, str]:
+    """What a browser on the app's own site sends: its Origin (state changes need it)."""
+    return {"Origin": settings.public_url}
 
 
 @pytest.fixture
 async def client(
     database: None, settings: Settings, aiohttp_client: Callable[..., Awaitable[TestClient]]
 ) -> TestClient:
-    return await aiohttp_client(create_app(settings))
+    return await aiohttp_client(create_app(settings), headers=browser_headers(settings))
 
 
 @pytest.fixture
@@ -140,7 +175,9 @@ def make_client(
     """Another client of the same app settings (its own cookie jar): a second seller."""
 
     async def build(**kwargs: Any) -> TestClient:
-        return await aiohttp_client(create_app(settings, **kwargs))
+        return await aiohttp_client(
+            create_app(settings, **kwargs), headers=browser_headers(settings)
+        )
 
     return build
 

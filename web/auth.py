@@ -13,7 +13,8 @@ SELLER = web.RequestKey("scx.seller", Seller)
 
 
 async def current_seller_id(request: web.Request) -> int:
-    return await sessions.require_seller_id(request)
+    # Through the seller row, so a deactivated or deleted account's session stops at once.
+    return (await current_seller(request)).id
 
 
 async def current_seller(request: web.Request) -> Seller:

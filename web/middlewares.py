@@ -7,15 +7,20 @@ import logging
 import secrets
 import time
 
+import structlog
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 
-from core.errors import AppError, TooManyRequests
+from core import metrics
+from core.availability import is_outage
+from core.errors import AppError, ServiceUnavailable, TooManyRequests
 from web.responses import error
 
 log = logging.getLogger(__name__)
 
 REQUEST_ID = web.RequestKey("scx.request_id", str)
+# Seconds a client should wait before retrying after a 503 (a dependency restarting).
+OUTAGE_RETRY_AFTER = "5"
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -37,6 +42,8 @@ def app_error_response(exc: AppError) -> web.Response:
     response = error(exc.status, exc.code, exc.message, exc.details.get("field"), **details)
     if isinstance(exc, TooManyRequests):
         response.headers["Retry-After"] = str(exc.retry_after)
+    elif isinstance(exc, ServiceUnavailable):
+        response.headers["Retry-After"] = OUTAGE_RETRY_AFTER
     return response
 
 
@@ -52,28 +59,53 @@ def http_error_response(exc: web.HTTPException) -> web.Response:
     return response
 
 
+def _route(request: web.Request) -> str:
+    """The route template, a bounded metrics label: unmatched paths share one value."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
 @web.middleware
 async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Give each request an id (or keep the proxy's), and log one line when it ends."""
+    """Give each request an id (or keep the proxy's), put it on every log line of the
+    request, count and time the request, and log one line when it ends."""
     incoming = request.headers.get("X-Request-ID", "")
-    request_id = incoming if 8 <= len(incoming) <= 64 else secrets.token_hex(8)
+    request_id = incoming if 8 <= len(incoming) <= 64 and incoming.isprintable() else ""
+    request_id = request_id or secrets.token_hex(8)
     request[REQUEST_ID] = request_id
     started = time.perf_counter()
     status = 500
     try:
-        response = await handler(request)
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            response = await handler(request)
         status = response.status
         response.headers["X-Request-ID"] = request_id
         return response
     finally:
+        elapsed = time.perf_counter() - started
+        route = _route(request)
+        metrics.HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
+        metrics.HTTP_LATENCY.labels(route).observe(elapsed)
         log.debug(
             "request method=%s path=%s status=%s ms=%.1f id=%s",
             request.method,
             request.path,
             status,
-            (time.perf_counter() - started) * 1000,
+            elapsed * 1000,
             request_id,
         )
+
+
+def deadline(seconds: float) -> Middleware:
+    """No request runs longer than `seconds` (REQUEST_TIMEOUT): it is cancelled and
+    `error_envelope` answers 503 `timeout`, so a stuck dependency never holds a client."""
+
+    @web.middleware
+    async def bounded(request: web.Request, handler: Handler) -> web.StreamResponse:
+        async with asyncio.timeout(seconds):
+            return await handler(request)
+
+    return bounded
 
 
 @web.middleware
@@ -94,10 +126,21 @@ async def error_envelope(request: web.Request, handler: Handler) -> web.StreamRe
         return error(503, "timeout", "the request took too long, try again")
     except asyncio.CancelledError:
         raise
-    except Exception:
+    except Exception as exc:
+        if is_outage(exc):
+            return outage_response(exc, request.path)
         log.exception("unhandled error path=%s", request.path)
         return error(500, "internal_error", "internal server error")
     return response
+
+
+def outage_response(exc: BaseException, path: str) -> web.Response:
+    """503 for a dependency that is down (PostgreSQL or Redis): retry later, nothing lost."""
+    log.warning("dependency unavailable path=%s error=%s", path, type(exc).__name__)
+    metrics.OUTAGES.labels("http").inc()
+    return app_error_response(
+        ServiceUnavailable("a service this request needs is unavailable, try again shortly")
+    )
 
 
 SECURITY_HEADERS = {

@@ -9,6 +9,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from core.schemas import Pagination
 from web.api import Operation
+from web.security import is_limited
 
 REF = "#/components/schemas/{model}"
 ERROR_STATUSES = {
@@ -18,8 +19,18 @@ ERROR_STATUSES = {
     404: "Not found (or another seller's object)",
     409: "Conflict with the current state",
     413: "Body too large",
+    415: "The body is not of the documented media type",
     429: "Rate limited: see Retry-After",
     503: "A backing service is unavailable",
+}
+# What the JSON parser accepts (web.api.parse_json): every integer fits in 64 bits.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# Path ids beyond this are not looked up (web.auth.int_param).
+MAX_PATH_ID = 10**18 - 1
+RATE_HEADERS = {
+    "X-RateLimit-Limit": "Requests allowed per window of the seller's plan (none: unlimited)",
+    "X-RateLimit-Remaining": "Requests left in the current window",
+    "X-RateLimit-Reset": "Seconds until the oldest counted request leaves the window",
 }
 ERROR_SCHEMA = {
     "type": "object",
@@ -65,31 +76,76 @@ def _success_schema(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
     return {"type": "object", "required": required, "properties": properties}
 
 
-def _parameters(op: Operation) -> list[dict[str, Any]]:
+def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter is absent or text, never null: drop the null branch of `X | None`."""
+    branches = [b for b in schema.get("anyOf", []) if b.get("type") != "null"]
+    if "anyOf" not in schema or len(branches) != 1:
+        return schema
+    rest = {k: v for k, v in schema.items() if k != "anyOf"}
+    if rest.get("default", 0) is None:
+        del rest["default"]
+    return {**branches[0], **rest}
+
+
+def _parameters(op: Operation, components: dict[str, Any]) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = []
     for name, numeric in op.path_params:
         schema: dict[str, Any] = (
-            {"type": "integer", "minimum": 1} if numeric or name == "id" else {"type": "string"}
+            {"type": "integer", "minimum": 1, "maximum": MAX_PATH_ID}
+            if numeric or name == "id"
+            else {"type": "string"}
         )
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     if op.query is not None:
-        schema = op.query.model_json_schema(by_alias=True)
+        schema = op.query.model_json_schema(by_alias=True, ref_template=REF)
+        components.update(schema.pop("$defs", {}))
         for name, prop in schema.get("properties", {}).items():
             params.append(
                 {
                     "name": name,
                     "in": "query",
                     "required": name in schema.get("required", []),
-                    "schema": prop,
+                    "schema": _not_null(prop),
                 }
             )
     return params
 
 
-def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
+def _headers(op: Operation, status: int) -> dict[str, Any]:
+    """The rate-limit headers of a limited route (absent for unlimited plans)."""
+    if not is_limited(op.path):
+        return {}
+    headers: dict[str, Any] = {
+        name: {"description": text, "schema": {"type": "integer", "minimum": 0}}
+        for name, text in RATE_HEADERS.items()
+    }
+    if status == 429:
+        headers["Retry-After"] = {
+            "description": "Seconds to wait before the next request is counted",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    return {"headers": headers}
+
+
+def _bound_integers(node: Any) -> None:
+    """Every integer the API reads or writes is a 64-bit one: say so where nothing tighter is."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            node.setdefault("minimum", INT64_MIN)
+            node.setdefault("maximum", INT64_MAX)
+        for value in node.values():
+            _bound_integers(value)
+    elif isinstance(node, list):
+        for value in node:
+            _bound_integers(value)
+
+
+def _operation(op: Operation, refs: dict[Any, Any], components: dict[str, Any]) -> dict[str, Any]:
     responses: dict[str, Any] = {
         str(op.status): {
             "description": "Success",
+            **_headers(op, op.status),
             "content": {"application/json": {"schema": _success_schema(op, refs)}},
         }
     }
@@ -97,13 +153,14 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
     for status, description in sorted(errors.items()):
         responses[str(status)] = {
             "description": description,
+            **_headers(op, status),
             "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}},
         }
     spec: dict[str, Any] = {
         "operationId": op.handler.__name__,
         "summary": op.summary.splitlines()[0] if op.summary else op.handler.__name__,
         "tags": [op.tag] if op.tag else [],
-        "parameters": _parameters(op),
+        "parameters": _parameters(op, components),
         "responses": responses,
     }
     if op.auth:
@@ -124,7 +181,9 @@ def build(operations: list[Operation], *, title: str, version: str, cookie: str)
     components["Error"] = ERROR_SCHEMA
     paths: dict[str, dict[str, Any]] = {}
     for op in documented:
-        paths.setdefault(op.openapi_path, {})[op.method.lower()] = _operation(op, refs)
+        paths.setdefault(op.openapi_path, {})[op.method.lower()] = _operation(op, refs, components)
+    _bound_integers(paths)
+    _bound_integers(components)
     return {
         "openapi": "3.1.0",
         "info": {

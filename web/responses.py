@@ -2,36 +2,33 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
+from pydantic_core import to_json
 
 from core.schemas import Pagination
 
 
-def dump(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json", by_alias=True)
-    if isinstance(value, list | tuple):
-        return [dump(item) for item in value]
-    return value
-
-
 def json_response(payload: dict[str, Any], status: int = 200, **kwargs: Any) -> web.Response:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    """`payload` as compact UTF-8 JSON; pydantic models in it are written by their aliases.
+
+    pydantic-core writes the models straight to bytes, a few times faster than dumping them
+    to dicts for `json.dumps` (the same bytes for the same data).
+    """
+    body = to_json(payload, by_alias=True)
     return web.Response(
-        text=body, status=status, content_type="application/json", charset="utf-8", **kwargs
+        body=body, status=status, content_type="application/json", charset="utf-8", **kwargs
     )
 
 
 def ok(data: Any = None, status: int = 200, **extra: Any) -> web.Response:
     payload: dict[str, Any] = {"success": True}
     if data is not None:
-        payload["data"] = dump(data)
-    payload.update({key: dump(value) for key, value in extra.items()})
+        payload["data"] = data
+    payload.update(extra)
     return json_response(payload, status)
 
 

@@ -44,6 +44,7 @@ class ServerSideStorage(AbstractStorage):
         )
         self.backend = backend
         self.idle_timeout = settings.session_idle_timeout
+        self._secure = settings.cookie_secure
 
     async def load_session(self, request: web.Request) -> Session:
         key = self.load_cookie(request)
@@ -62,6 +63,21 @@ class ServerSideStorage(AbstractStorage):
         request[KEY_HASH] = key_hash
         data = {SELLER_ID: record.seller_id, **record.data}
         return Session(key, data={"created": int(record.created), "session": data}, new=False)
+
+    def save_cookie(
+        self, response: web.StreamResponse, cookie_data: str, *, max_age: int | None = None
+    ) -> None:
+        if cookie_data:
+            super().save_cookie(response, cookie_data, max_age=max_age)
+            return
+        # Browsers ignore a deletion of a __Host- cookie that is not itself Secure.
+        response.del_cookie(
+            self.cookie_name,
+            path="/",
+            secure=self._secure or None,
+            httponly=True,
+            samesite="Lax",
+        )
 
     async def save_session(
         self, request: web.Request, response: web.StreamResponse, session: Session

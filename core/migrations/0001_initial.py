@@ -2,6 +2,10 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
 from core.models.base import CustomerChannel, Language, OrderStatus
+from core.models.billing import PaymentStatus, Provider
+from core.models.notifications import Channel, DeliveryState
+from core.models.telegram import UpdateState
+from core.plans import BillingPeriod
 from json import dumps, loads
 from tortoise.fields.base import OnDelete
 from tortoise import fields
@@ -11,6 +15,28 @@ class Migration(migrations.Migration):
     initial = True
 
     operations = [
+        ops.CreateModel(
+            name='MerchantSetting',
+            fields=[
+                ('key', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=64)),
+                ('value', fields.TextField(unique=False)),
+                ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
+            ],
+            options={'table': 'merchant_settings', 'app': 'models', 'pk_attr': 'key', 'table_description': 'Gateway settings changed at run time (the Payme key after ChangePassword).'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='ProcessedUpdate',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('bot_id', fields.BigIntField()),
+                ('update_id', fields.BigIntField()),
+                ('state', fields.CharEnumField(default=UpdateState.PROCESSING, description='PROCESSING: processing\nDONE: done', enum_type=UpdateState, max_length=16)),
+                ('claimed_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'telegram_updates', 'app': 'models', 'unique_together': (('bot_id', 'update_id'),), 'indexes': [Index(fields=['claimed_at'])], 'pk_attr': 'id', 'table_description': 'One Telegram update of one bot, claimed by the web process that handles it.'},
+            bases=['Model'],
+        ),
         ops.CreateModel(
             name='Seller',
             fields=[
@@ -69,6 +95,70 @@ class Migration(migrations.Migration):
             bases=['TimestampedModel'],
         ),
         ops.CreateModel(
+            name='CustomerInvite',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('token', fields.CharField(unique=True, max_length=32)),
+                ('seller', fields.ForeignKeyField('models.Seller', source_field='seller_id', db_constraint=True, to_field='id', related_name='customer_invites', on_delete=OnDelete.CASCADE)),
+                ('customer', fields.ForeignKeyField('models.Customer', source_field='customer_id', null=True, db_constraint=True, to_field='id', related_name='invites', on_delete=OnDelete.CASCADE)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'customer_invites', 'app': 'models', 'indexes': [Index(fields=['seller_id', 'customer_id'])], 'pk_attr': 'id', 'table_description': "The secret behind a `t.me/<bot>?start=c<token>` link: a seller's, or one customer's."},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='NotificationBatch',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('seller', fields.ForeignKeyField('models.Seller', source_field='seller_id', db_constraint=True, to_field='id', related_name='notification_batches', on_delete=OnDelete.CASCADE)),
+                ('type', fields.CharField(max_length=32)),
+                ('channel', fields.CharField(null=True, max_length=16)),
+                ('origin', fields.CharField(default='api', max_length=16)),
+                ('total', fields.IntField(default=0)),
+                ('dedupe_key', fields.CharField(null=True, unique=True, max_length=160)),
+                ('language', fields.CharField(default='uz', max_length=2)),
+                ('progress_chat_id', fields.BigIntField(null=True)),
+                ('progress_message_id', fields.BigIntField(null=True)),
+                ('progress_text', fields.TextField(default='', unique=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('finished_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'notification_batches', 'app': 'models', 'indexes': [Index(fields=['seller_id', 'created_at'])], 'pk_attr': 'id', 'table_description': 'A bulk send or a broadcast: its rows carry `batch_id`, progress is counted from them.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Notification',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('seller', fields.ForeignKeyField('models.Seller', source_field='seller_id', db_constraint=True, to_field='id', related_name='notifications', on_delete=OnDelete.CASCADE)),
+                ('batch', fields.ForeignKeyField('models.NotificationBatch', source_field='batch_id', null=True, db_constraint=True, to_field='id', related_name='notifications', on_delete=OnDelete.SET_NULL)),
+                ('customer', fields.ForeignKeyField('models.Customer', source_field='customer_id', null=True, db_constraint=True, to_field='id', related_name='notifications', on_delete=OnDelete.SET_NULL)),
+                ('channel', fields.CharEnumField(description='TELEGRAM: telegram\nSMS: sms\nWHATSAPP: whatsapp', enum_type=Channel, max_length=16)),
+                ('recipient', fields.CharField(max_length=32)),
+                ('type', fields.CharField(max_length=32)),
+                ('language', fields.CharField(default='uz', max_length=2)),
+                ('text', fields.TextField(default='', unique=False)),
+                ('payload', fields.JSONField(default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('priority', fields.SmallIntField(default=5)),
+                ('state', fields.CharEnumField(default=DeliveryState.QUEUED, description='QUEUED: queued\nSENDING: sending\nSENT: sent\nDELIVERED: delivered\nFAILED: failed\nUNCONFIRMED: unconfirmed', enum_type=DeliveryState, max_length=16)),
+                ('attempts', fields.IntField(default=0)),
+                ('failures', fields.IntField(default=0)),
+                ('next_attempt_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('claimed_by', fields.CharField(null=True, max_length=64)),
+                ('lease_until', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('dispatched_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('last_error', fields.CharField(null=True, max_length=500)),
+                ('provider_message_id', fields.CharField(null=True, max_length=128)),
+                ('dedupe_key', fields.CharField(unique=True, max_length=160)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('sent_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('delivered_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('checked_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'notifications', 'app': 'models', 'indexes': [Index(fields=['channel', 'state', 'next_attempt_at']), Index(fields=['state', 'lease_until']), Index(fields=['seller_id', 'created_at']), Index(fields=['batch_id', 'state'])], 'pk_attr': 'id', 'table_description': 'One message to one recipient on one channel: the unit of delivery.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='Order',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
@@ -103,6 +193,60 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='OtpCode',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('seller', fields.ForeignKeyField('models.Seller', source_field='seller_id', db_constraint=True, to_field='id', related_name='otp_codes', on_delete=OnDelete.CASCADE)),
+                ('phone', fields.CharField(db_index=True, max_length=16)),
+                ('code_hash', fields.CharField(max_length=64)),
+                ('expires_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('attempts', fields.IntField(default=0)),
+                ('used_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('revoked_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('notification', fields.ForeignKeyField('models.Notification', source_field='notification_id', null=True, db_constraint=True, to_field='id', related_name='otp_codes', on_delete=OnDelete.SET_NULL)),
+                ('created_at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'otp_codes', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A one-time code sent by SMS: stored as an HMAC, expiring, single-use, few tries.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Payment',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('transaction_id', fields.CharField(unique=True, max_length=64)),
+                ('seller', fields.ForeignKeyField('models.Seller', source_field='seller_id', db_constraint=True, to_field='id', related_name='payments', on_delete=OnDelete.CASCADE)),
+                ('provider', fields.CharEnumField(description='CLICK: click\nPAYME: payme', enum_type=Provider, max_length=8)),
+                ('tier', fields.CharField(max_length=32)),
+                ('period', fields.CharEnumField(description='MONTHLY: monthly\nYEARLY: yearly', enum_type=BillingPeriod, max_length=8)),
+                ('amount', fields.BigIntField()),
+                ('status', fields.CharEnumField(default=PaymentStatus.PENDING, db_index=True, description='PENDING: pending\nPAID: paid\nCANCELLED: cancelled\nEXPIRED: expired', enum_type=PaymentStatus, max_length=16)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
+                ('expires_at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=False)),
+                ('paid_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('cancelled_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('refunded', fields.BooleanField(default=False)),
+                ('period_start', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('period_end', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('previous_plan', fields.CharField(null=True, max_length=32)),
+                ('previous_expires_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'payments', 'app': 'models', 'indexes': [Index(fields=['seller_id', 'id'])], 'pk_attr': 'id', 'table_description': 'One purchase of a plan period: the order that Click or Payme is asked to pay.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='PlanNotice',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('seller', fields.ForeignKeyField('models.Seller', source_field='seller_id', db_constraint=True, to_field='id', related_name='plan_notices', on_delete=OnDelete.CASCADE)),
+                ('kind', fields.CharField(max_length=16)),
+                ('plan_expires_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'plan_notices', 'app': 'models', 'unique_together': (('seller', 'kind', 'plan_expires_at'),), 'pk_attr': 'id', 'table_description': 'A reminder or expiry notice already announced for one plan expiry: never twice.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='Product',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
@@ -133,6 +277,27 @@ class Migration(migrations.Migration):
                 ('line_total', fields.BigIntField()),
             ],
             options={'table': 'order_items', 'app': 'models', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='ProviderTransaction',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('provider', fields.CharEnumField(description='CLICK: click\nPAYME: payme', enum_type=Provider, max_length=8)),
+                ('provider_id', fields.CharField(max_length=64)),
+                ('payment', fields.ForeignKeyField('models.Payment', source_field='payment_id', db_constraint=True, to_field='id', related_name='transactions', on_delete=OnDelete.CASCADE)),
+                ('state', fields.SmallIntField(default=1)),
+                ('amount', fields.BigIntField()),
+                ('provider_time', fields.BigIntField(null=True)),
+                ('create_time', fields.BigIntField()),
+                ('perform_time', fields.BigIntField(default=0)),
+                ('cancel_time', fields.BigIntField(default=0)),
+                ('reason', fields.SmallIntField(null=True)),
+                ('account', fields.JSONField(default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('paydoc_id', fields.CharField(null=True, max_length=64)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'provider_transactions', 'app': 'models', 'unique_together': (('provider', 'provider_id'),), 'indexes': [Index(fields=['provider', 'provider_time']), Index(fields=['payment_id', 'state'])], 'pk_attr': 'id', 'table_description': "A gateway's transaction for a payment, unique on (provider, provider_id)."},
             bases=['Model'],
         ),
         ops.CreateModel(

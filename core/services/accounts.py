@@ -10,13 +10,14 @@ from datetime import UTC, datetime, timedelta
 from tortoise.exceptions import IntegrityError
 
 from core import db
-from core.errors import Conflict, InvalidCredentials, NotFound, ValidationFailed
+from core.errors import Conflict, InvalidCredentials, NotFound, UnknownReference
 from core.i18n import pick_language
 from core.models import Seller, TelegramLinkCode
 from core.passwords import hash_password, verify_password
 from core.phones import normalise_phone
+from core.plans import get_plan
 from core.schemas import RegisterIn, SellerOut
-from core.services import audit
+from core.services import audit, throttle
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ async def _referrer(code: str | None) -> Seller | None:
         return None
     referrer = await Seller.get_or_none(referral_code=code.strip().upper())
     if referrer is None:
-        raise ValidationFailed("referralCode", "referral code is unknown")
+        raise UnknownReference("referralCode", "referral code is unknown")
     return referrer
 
 
@@ -117,12 +118,19 @@ async def register_from_telegram(telegram_id: int, full_name: str, language: str
     return seller
 
 
-async def authenticate(username: str, password: str) -> Seller:
-    """The seller with these credentials; one hash is spent whether or not the user exists."""
+async def authenticate(username: str, password: str, *, address: str = "unknown") -> Seller:
+    """The seller with these credentials; one hash is spent whether or not the user exists.
+
+    `address` is where the attempt comes from (a client address, `telegram:<id>`): failures
+    are throttled per account and per address before any hash is computed.
+    """
+    await throttle.login_attempt(username, address)
     seller = await Seller.get_or_none(username=username.strip().lower(), is_active=True)
     stored = seller.password_hash if seller else None
     if not await verify_password(stored, password) or seller is None:
+        await throttle.login_failed(username, address)
         raise InvalidCredentials("invalid username or password")
+    await throttle.login_succeeded(username, address)
     return seller
 
 
@@ -143,9 +151,15 @@ async def set_language(seller: Seller, language: str) -> Seller:
     return seller
 
 
-async def change_password(seller: Seller, current: str, new: str) -> None:
+async def change_password(
+    seller: Seller, current: str, new: str, *, address: str = "unknown"
+) -> None:
+    """Replace the password; the current one is checked under the login throttle."""
+    await throttle.login_attempt(seller.username, address)
     if not await verify_password(seller.password_hash, current):
+        await throttle.login_failed(seller.username, address)
         raise InvalidCredentials("current password is wrong")
+    await throttle.login_succeeded(seller.username, address)
     seller.password_hash = await hash_password(new)
     seller.password_changed_at = now()
     async with db.atomic() as conn:
@@ -210,5 +224,46 @@ async def link_by_code(code: str, telegram_id: int) -> Seller:
 
 
 async def link_by_password(username: str, password: str, telegram_id: int) -> Seller:
-    seller = await authenticate(username, password)
+    seller = await authenticate(username, password, address=f"telegram:{telegram_id}")
     return await _attach_telegram(seller, telegram_id, "password")
+
+
+# --- administration -------------------------------------------------------------------------
+
+
+async def list_sellers(page: int, limit: int, search: str = "") -> tuple[list[Seller], int]:
+    """Sellers for the admin console, newest first, optionally matching a username part."""
+    qs = Seller.all()
+    if search:
+        qs = qs.filter(username__icontains=search.strip().lower())
+    total = await qs.count()
+    items = await qs.order_by("-id").offset((page - 1) * limit).limit(limit)
+    return list(items), total
+
+
+async def set_plan(
+    admin: Seller, seller_id: int, tier: str, expires_at: datetime | None
+) -> Seller:
+    """An administrator grants a plan (free clears the expiry); the change is audited."""
+    plan = get_plan(tier)
+    seller = await Seller.get_or_none(id=seller_id)
+    if seller is None:
+        raise NotFound("seller not found")
+    previous = seller.plan
+    seller.plan = plan.tier
+    seller.plan_expires_at = None if plan.monthly_price == 0 else expires_at
+    async with db.atomic() as conn:
+        await seller.save(update_fields=["plan", "plan_expires_at", "updated_at"], using_db=conn)
+        await audit.record(
+            "seller.plan_set",
+            actor=f"admin:{admin.id}",
+            object_type="seller",
+            object_id=seller.id,
+            seller_id=seller.id,
+            using_db=conn,
+            previous=previous,
+            plan=plan.tier,
+            expires_at=seller.plan_expires_at.isoformat() if seller.plan_expires_at else None,
+        )
+    log.info("plan set seller=%s plan=%s by admin=%s", seller.id, plan.tier, admin.id)
+    return seller

@@ -13,13 +13,17 @@ async def upsert_by_phone(
 ) -> Customer:
     """The seller's customer with this phone, created on first sight."""
     normalised = normalise_phone(phone, "customerPhone")
-    customer = (
-        await Customer.filter(seller_id=seller_id, phone=normalised).using_db(using_db).first()
-    )
+    existing = Customer.filter(seller_id=seller_id, phone=normalised).using_db(using_db)
+    customer = await existing.first()
     if customer is None:
-        return await Customer.create(
-            seller_id=seller_id, phone=normalised, name=name, using_db=using_db
+        # Two first orders of one customer may race: the unique (seller, phone) keeps one
+        # row, the loser's insert does nothing and it reads the winner's row.
+        await Customer.bulk_create(
+            [Customer(seller_id=seller_id, phone=normalised, name=name)],
+            ignore_conflicts=True,
+            using_db=using_db,
         )
+        customer = await existing.get()
     if name and name != customer.name:
         customer.name = name
         await customer.save(update_fields=["name", "updated_at"], using_db=using_db)

@@ -7,9 +7,17 @@ from dataclasses import dataclass
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
+from tortoise.functions import Count
 
 from core import db, events
-from core.errors import InvalidTransition, NotFound, OutOfStock, ValidationFailed
+from core.errors import (
+    AmountMismatch,
+    InvalidTransition,
+    NotFound,
+    OutOfStock,
+    UnknownReference,
+    ValidationFailed,
+)
 from core.models import Order, OrderEvent, OrderItem, OrderStatus, Product
 from core.schemas import (
     CatalogLine,
@@ -43,6 +51,17 @@ def allowed_next(status: OrderStatus) -> list[OrderStatus]:
     return sorted(TRANSITIONS[status], key=list(OrderStatus).index)
 
 
+def check_transition(old: OrderStatus, new: OrderStatus) -> None:
+    """Raise `InvalidTransition` unless the status machine allows `old` -> `new`."""
+    if new not in TRANSITIONS[old]:
+        raise InvalidTransition(
+            f"an order cannot go from {old} to {new}",
+            current=str(old),
+            requested=str(new),
+            allowed=[str(s) for s in allowed_next(old)],
+        )
+
+
 @dataclass(slots=True)
 class _Line:
     product_id: int | None
@@ -64,7 +83,7 @@ async def _resolve_lines(seller_id: int, data: OrderIn) -> list[_Line]:
         if isinstance(line, CatalogLine):
             product = products.get(line.product_id)
             if product is None:
-                raise ValidationFailed(f"items[{index}].productId", "product not found")
+                raise UnknownReference(f"items[{index}].productId", "product not found")
             lines.append(
                 _Line(product.id, product.name, product.sku, line.quantity, product.price)
             )
@@ -104,7 +123,7 @@ async def create(seller_id: int, data: OrderIn, *, actor: str | None = None) -> 
     lines = await _resolve_lines(seller_id, data)
     total = sum(line.total for line in lines)
     if data.total_amount is not None and data.total_amount != total:
-        raise ValidationFailed(
+        raise AmountMismatch(
             "totalAmount",
             f"totalAmount does not match the items: expected {total}",
             expected=total,
@@ -157,6 +176,18 @@ async def get(seller_id: int, order_id: int) -> Order:
     return order
 
 
+async def count_by_status(seller_id: int) -> dict[OrderStatus, int]:
+    """How many orders the seller has in each status (every status present, zeros too)."""
+    rows = (
+        await Order.filter(seller_id=seller_id)
+        .annotate(count=Count("id"))
+        .group_by("status")
+        .values_list("status", "count")
+    )
+    found = {OrderStatus(status): int(count) for status, count in rows}
+    return {status: found.get(status, 0) for status in OrderStatus}
+
+
 async def list_page(seller_id: int, query: OrderQuery) -> tuple[list[Order], Pagination]:
     qs = Order.filter(seller_id=seller_id)
     if query.status is not None:
@@ -184,13 +215,7 @@ async def change_status(
             raise NotFound("order not found")
         old = order.status
         new = change.status
-        if new not in TRANSITIONS[old]:
-            raise InvalidTransition(
-                f"an order cannot go from {old} to {new}",
-                current=str(old),
-                requested=str(new),
-                allowed=[str(s) for s in allowed_next(old)],
-            )
+        check_transition(old, new)
         if new is S.SHIPPED and not (change.tracking_number or order.tracking_number):
             raise ValidationFailed("trackingNumber", "a shipped order needs a tracking number")
         if new in RESTOCKING:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 
 from core import db
 from core.errors import Conflict, NotFound
 from core.models import Product
 from core.schemas import Pagination, ProductIn, ProductOut, ProductQuery, ProductUpdate, paginate
 from core.services import audit
+from core.validation import validate
 
 _FIELD_MAP = {"stock_quantity": "stock"}
 
@@ -63,16 +67,40 @@ async def get(seller_id: int, product_id: int) -> Product:
     return product
 
 
-async def list_page(seller_id: int, query: ProductQuery) -> tuple[list[Product], Pagination]:
+def _matching(seller_id: int, query: ProductQuery) -> QuerySet[Product]:
     qs = Product.filter(seller_id=seller_id)
     if query.search:
         qs = qs.filter(Q(name__icontains=query.search) | Q(sku__icontains=query.search))
     if query.category:
         qs = qs.filter(category=query.category)
+    return qs
+
+
+def _page_of(qs: QuerySet[Product], query: ProductQuery) -> QuerySet[Product]:
+    return qs.order_by("-id").offset((query.page - 1) * query.limit).limit(query.limit)
+
+
+async def list_page(seller_id: int, query: ProductQuery) -> tuple[list[Product], Pagination]:
+    qs = _matching(seller_id, query)
     total = await qs.count()
-    items = (
-        await qs.order_by("-id").offset((query.page - 1) * query.limit).limit(query.limit).all()
-    )
+    items = await _page_of(qs, query).all()
+    return items, paginate(query.page, query.limit, total)
+
+
+# Product columns as ProductOut names them (the model's `stock` is `stock_quantity` there).
+_OUT_COLUMNS = {name: _FIELD_MAP.get(name, name) for name in ProductOut.model_fields}
+
+
+async def list_out(seller_id: int, query: ProductQuery) -> tuple[list[ProductOut], Pagination]:
+    """`list_page` for the REST API: rows go straight into ProductOut.
+
+    Building a Product model per row only to copy it into ProductOut was the largest cost of
+    `GET /api/products` (bench/api.py); the query is the same.
+    """
+    qs = _matching(seller_id, query)
+    total = await qs.count()
+    rows = await _page_of(qs, query).values(**_OUT_COLUMNS)
+    items = [ProductOut.model_validate(row) for row in rows]
     return items, paginate(query.page, query.limit, total)
 
 
@@ -133,3 +161,68 @@ async def categories(seller_id: int) -> list[str]:
         .values_list("category", flat=True)
     )
     return [str(row) for row in rows]
+
+
+# --- one field at a time (the bot's step-by-step flows) -------------------------------------
+
+# A photo sent to the bot is kept as its Telegram file id under this prefix; other photo
+# references (URLs given through the REST API) are stored as they came.
+TELEGRAM_PHOTO = "tg:"
+
+
+def telegram_photo(file_id: str) -> str:
+    return TELEGRAM_PHOTO + file_id
+
+
+def showable_photo(product: Product) -> str | None:
+    """The first photo Telegram can show: a file id of ours or an http(s) URL."""
+    for ref in product.photos or []:
+        ref = str(ref)
+        if ref.startswith(TELEGRAM_PHOTO):
+            return ref.removeprefix(TELEGRAM_PHOTO)
+        if ref.startswith(("https://", "http://")):
+            return ref
+    return None
+
+
+def check_field(name: str, value: object) -> Any:
+    """One product field checked with the REST rules; `ValidationFailed` names it."""
+    return getattr(validate(ProductUpdate, {name: value}), name)
+
+
+async def check_new_sku(seller_id: int, sku: str) -> str:
+    """A well-formed SKU that this seller does not use yet (`Conflict` when taken)."""
+    sku = check_field("sku", sku)
+    if await Product.exists(seller_id=seller_id, sku=sku):
+        raise Conflict("a product with this SKU already exists", field="sku")
+    return str(sku)
+
+
+async def update_field(seller_id: int, product_id: int, name: str, value: object) -> Product:
+    """Change one field (`price`, `stock_quantity`, ...), validated as over REST."""
+    return await update(seller_id, product_id, validate(ProductUpdate, {name: value}))
+
+
+async def add_photo(seller_id: int, product_id: int, photo: str) -> Product:
+    """Append a photo reference; the REST limit on the number of photos applies."""
+    async with db.atomic() as conn:
+        product = (
+            await Product.filter(id=product_id, seller_id=seller_id)
+            .using_db(conn)
+            .select_for_update()
+            .first()
+        )
+        if product is None:
+            raise NotFound("product not found")
+        product.photos = check_field("photos", [*(product.photos or []), photo])
+        await product.save(update_fields=["photos", "updated_at"], using_db=conn)
+        await audit.record(
+            "product.updated",
+            actor=f"seller:{seller_id}",
+            object_type="product",
+            object_id=product.id,
+            seller_id=seller_id,
+            using_db=conn,
+            fields=["photos"],
+        )
+    return product

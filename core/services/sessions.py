@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import secrets
 import time
 from collections import OrderedDict
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from core.models import WebSession
+from core.settings import Settings
 
 # Touching last_seen on every request would turn each read into a write.
 TOUCH_INTERVAL = 60
@@ -125,11 +127,23 @@ class DatabaseSessions:
 
 
 class RedisSessions:
-    """Sessions in Redis: one key per session, plus a set of keys per seller."""
+    """Sessions in Redis (scale-out): one key per session, plus a set of keys per seller.
 
-    def __init__(self, redis: Any, prefix: str = "scx:session:") -> None:
+    Why not aiohttp-session's own RedisStorage: it keys sessions by the cookie value and
+    knows nothing of their owner, so "log out everywhere" and "a password change ends the
+    other sessions" would need a scan of every session. Here the cookie's key is stored
+    only as its SHA-256, and `{prefix}seller:{id}` lists a seller's sessions, so ending
+    them all is one set read and one delete, from any web process.
+
+    A session key expires with the session (absolute or idle, whichever comes first). A
+    touch only refreshes a key that still exists (SET XX), so a request that loaded a
+    session just before another process ended it cannot bring it back.
+    """
+
+    def __init__(self, redis: Any, prefix: str = "scx:session:", idle_timeout: int = 0) -> None:
         self._redis = redis
         self._prefix = prefix
+        self._idle_timeout = idle_timeout
 
     def _key(self, key_hash: str) -> str:
         return self._prefix + key_hash
@@ -137,47 +151,78 @@ class RedisSessions:
     def _seller_key(self, seller_id: int) -> str:
         return f"{self._prefix}seller:{seller_id}"
 
-    async def load(self, key_hash: str) -> SessionRecord | None:
-        raw = await self._redis.get(self._key(key_hash))
-        if raw is None:
-            return None
-        data = json.loads(raw)
-        return SessionRecord(**data)
+    def _ttl(self, record: SessionRecord) -> int:
+        ends = record.expires
+        if self._idle_timeout:
+            ends = min(ends, record.last_seen + self._idle_timeout)
+        return max(1, math.ceil(ends - time.time()))
 
-    async def save(self, key_hash: str, record: SessionRecord) -> None:
-        ttl = max(1, int(record.expires - time.time()))
-        payload = json.dumps(
+    @staticmethod
+    def _dump(record: SessionRecord) -> str:
+        return json.dumps(
             {
                 "seller_id": record.seller_id,
                 "created": record.created,
                 "expires": record.expires,
                 "last_seen": record.last_seen,
                 "data": record.data,
-            }
+            },
+            separators=(",", ":"),
         )
+
+    async def load(self, key_hash: str) -> SessionRecord | None:
+        raw = await self._redis.get(self._key(key_hash))
+        if raw is None:
+            return None
+        return SessionRecord(**json.loads(raw))
+
+    async def save(self, key_hash: str, record: SessionRecord) -> None:
+        ttl = self._ttl(record)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(self._key(key_hash), payload, ex=ttl)
+            pipe.set(self._key(key_hash), self._dump(record), ex=ttl)
             if record.seller_id is not None:
-                pipe.sadd(self._seller_key(record.seller_id), key_hash)
+                index = self._seller_key(record.seller_id)
+                pipe.sadd(index, key_hash)
+                # The index lives as long as the longest session in it.
+                pipe.expire(index, ttl, nx=True)
+                pipe.expire(index, ttl, gt=True)
             await pipe.execute()
 
     async def touch(self, key_hash: str, record: SessionRecord) -> None:
-        await self.save(key_hash, record)
+        payload = self._dump(record)
+        await self._redis.set(self._key(key_hash), payload, ex=self._ttl(record), xx=True)
 
     async def delete(self, key_hash: str) -> None:
-        await self._redis.delete(self._key(key_hash))
+        raw = await self._redis.getdel(self._key(key_hash))
+        seller_id = json.loads(raw).get("seller_id") if raw else None
+        if seller_id is not None:
+            await self._redis.srem(self._seller_key(int(seller_id)), key_hash)
 
     async def delete_for_seller(self, seller_id: int, keep: str | None = None) -> int:
-        members = await self._redis.smembers(self._seller_key(seller_id))
-        doomed = [
-            m.decode() if isinstance(m, bytes) else m
-            for m in members
-            if (m.decode() if isinstance(m, bytes) else m) != keep
-        ]
+        index = self._seller_key(seller_id)
+        members = {_text(m) for m in await self._redis.smembers(index)}
+        doomed = sorted(members - {keep} if keep else members)
         if not doomed:
             return 0
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(*[self._key(k) for k in doomed])
-            pipe.srem(self._seller_key(seller_id), *doomed)
-            await pipe.execute()
-        return len(doomed)
+            pipe.srem(index, *doomed)
+            deleted, _ = await pipe.execute()
+        return int(deleted)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def backend_for(settings: Settings) -> SessionBackend:
+    """Redis sessions when REDIS_URL is set (every web process sees them), else the database."""
+    if not settings.redis_url:
+        return DatabaseSessions()
+    from core.redis import get_redis, key
+
+    return RedisSessions(
+        get_redis(settings),
+        prefix=key(settings, "session", ""),
+        idle_timeout=settings.session_idle_timeout,
+    )

@@ -9,12 +9,21 @@ from pydantic import StringConstraints
 
 from core.models import CustomerChannel, Language
 from core.phones import normalise_phone
-from core.schemas import ApiModel, ChangePasswordIn, LoginIn, RegisterIn, SellerOut, UserOut
+from core.schemas import (
+    ApiModel,
+    ChangePasswordIn,
+    LoginIn,
+    Phone,
+    RegisterIn,
+    SellerOut,
+    UserOut,
+)
 from core.services import accounts
 from web import sessions
 from web.api import Api
 from web.auth import current_seller
 from web.responses import ok
+from web.security import client_address
 
 api = Api()
 
@@ -27,7 +36,7 @@ class UserUpdate(ApiModel):
     full_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=128)] | None = (
         None
     )
-    phone: Annotated[str, StringConstraints(max_length=32)] | None = None
+    phone: Phone | None = None
     language: Language | None = None
     customer_channel: CustomerChannel | None = None
 
@@ -51,7 +60,9 @@ async def register(request: web.Request, body: RegisterIn) -> web.Response:
 @api.post("/api/login", body=LoginIn, response=SellerOut, tag="auth", auth=False)
 async def login(request: web.Request, body: LoginIn) -> web.Response:
     """Log in with username and password; the session cookie is issued anew."""
-    seller = await accounts.authenticate(body.username, body.password)
+    seller = await accounts.authenticate(
+        body.username, body.password, address=client_address(request)
+    )
     await sessions.login(request, seller.id)
     return ok(accounts.to_out(seller))
 
@@ -95,7 +106,9 @@ async def update_user(request: web.Request, body: UserUpdate) -> web.Response:
 async def change_password(request: web.Request, body: ChangePasswordIn) -> web.Response:
     """Change the password; other sessions end unless logoutOtherSessions is false."""
     seller = await current_seller(request)
-    await accounts.change_password(seller, body.current_password, body.new_password)
+    await accounts.change_password(
+        seller, body.current_password, body.new_password, address=client_address(request)
+    )
     ended = 0
     if body.logout_other_sessions:
         ended = await sessions.end_other_sessions(request, seller.id)

@@ -19,7 +19,7 @@ api = Api()
     response=OrderOut,
     status=201,
     tag="orders",
-    extra_responses={409: "not enough stock"},
+    extra_responses={409: "not enough stock, or totalAmount differs from the items' total"},
 )
 async def create_order(request: web.Request, body: OrderIn) -> web.Response:
     """Create an order; the server computes the total and reserves stock."""
