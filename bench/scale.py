@@ -228,9 +228,58 @@ async def _measure(
             run = _run_wrk if generator == "wrk" else _run_python
             load = (base, cookie)
             await asyncio.to_thread(run, *load, args.warmup, args.connections, args.write_every)
-            return await asyncio.to_thread(
+            pids = {p.pid for p in started}
+            before, clock = _cpu_ticks(pids), time.monotonic()
+            result = await asyncio.to_thread(
                 run, *load, args.duration, args.connections, args.write_every
             )
+            result["cpu"] = _cores(before, _cpu_ticks(pids), time.monotonic() - clock)
+            return result
+
+
+def _cpu_ticks(web_pids: set[int]) -> dict[str, int]:
+    """CPU time so far (clock ticks) of the web processes, PostgreSQL, Redis, the load
+    generator and everything else on the machine, from /proc."""
+    ticks = {"web": 0, "postgres": 0, "redis": 0, "load": 0}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            raw = stat.read_text()
+        except OSError:
+            continue
+        pid, rest = int(raw.split(" ", 1)[0]), raw.rsplit(")", 1)
+        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = rest[1].split()
+        used = int(fields[11]) + int(fields[12])  # utime + stime
+        if pid in web_pids:
+            ticks["web"] += used
+        elif comm.startswith("postgres"):
+            ticks["postgres"] += used
+        elif comm.startswith("redis-server"):
+            ticks["redis"] += used
+        elif comm in ("wrk", "python") and pid != os.getpid() and _is_load(pid):
+            ticks["load"] += used
+    busy = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    total = sum(int(v) for v in busy)
+    ticks["machine busy"] = total - int(busy[3]) - int(busy[4])  # minus idle and iowait
+    return ticks
+
+
+def _is_load(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return (
+        cmdline.startswith(b"wrk") or b"_python_load" in cmdline or b"multiprocessing" in cmdline
+    )
+
+
+def _cores(before: dict[str, int], after: dict[str, int], seconds: float) -> str:
+    hz = os.sysconf("SC_CLK_TCK")
+    used = {k: (after[k] - before[k]) / hz / seconds for k in after}
+    others = used["machine busy"] - sum(v for k, v in used.items() if k != "machine busy")
+    parts = [f"{k} {v:.2f}" for k, v in used.items() if k != "machine busy"]
+    return ", ".join([*parts, f"other {max(0.0, others):.2f}"]) + f" of {os.cpu_count()} cores"
 
 
 async def _wait_listening(processes: list[Any]) -> None:
@@ -284,6 +333,7 @@ async def main() -> None:
                 f"p50 {result['p50']:6.1f} ms  p99 {result['p99']:6.1f} ms  "
                 f"non-2xx {_failures(result)}"
             )
+            print(f"    CPU in use (cores): {result['cpu']}")
         if 1 in results and 2 in results:
             one, two = (results[n]["requests"] / results[n]["seconds"] for n in (1, 2))
             print(f"scaling ratio (2 processes / 1): {two / one:.2f}  (target >= 1.3)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -31,6 +32,18 @@ def update_kind(update: Update) -> str:
         return "unknown"
 
 
+# The key under which a caller of `feed_update` may pass an `UpdateProgress`.
+PROGRESS = "update_progress"
+
+
+@dataclass(slots=True)
+class UpdateProgress:
+    """Set when the handlers of an update have finished: what fails after that (releasing
+    the chat's lock, say) must not make the update run again."""
+
+    handled: bool = False
+
+
 class UpdateObserver(BaseMiddleware):
     """Binds `update_id` for logging, counts and times each update by type and outcome."""
 
@@ -43,6 +56,9 @@ class UpdateObserver(BaseMiddleware):
             with structlog.contextvars.bound_contextvars(update_id=event.update_id):
                 result = await handler(event, data)
             outcome = "unhandled" if result is UNHANDLED else "handled"
+            progress = data.get(PROGRESS)
+            if isinstance(progress, UpdateProgress):
+                progress.handled = True
             return result
         finally:
             metrics.BOT_UPDATES.labels(kind, outcome).inc()

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import re
-from re import _constants as sre_constants  # the regex parser: see _with_separators
-from re import _parser as sre_parse
-from typing import Any
 
 import phonenumbers
 
@@ -31,66 +28,40 @@ def normalise_phone(raw: str, field: str = "phone") -> str:
 
 
 # --- the documented shape -------------------------------------------------------------------
-# The OpenAPI pattern of a phone field, built from the same phonenumbers metadata that
-# normalise_phone checks against: any text it matches is a valid Uzbek number, so a client
-# (or a fuzzer) that follows the document is never refused for the number itself.
-
-_SEPARATOR = "[ ().-]{0,2}"
-
-
-def _char_class(items: list[tuple[Any, Any]]) -> str:
-    parts = []
-    for op, arg in items:
-        if op is sre_constants.LITERAL:
-            parts.append(re.escape(chr(arg)))
-        elif op is sre_constants.RANGE:
-            parts.append(f"{chr(arg[0])}-{chr(arg[1])}")
-        elif op is sre_constants.CATEGORY and arg is sre_constants.CATEGORY_DIGIT:
-            parts.append("0-9")
-        else:
-            raise ValueError(f"unexpected class item {op}")
-    return "[" + "".join(parts) + "]"
-
-
-def _with_separators(tokens: Any) -> str:
-    """The parsed regex again, with optional separators before every digit."""
-    out = []
-    for op, arg in tokens:
-        if op is sre_constants.LITERAL:
-            out.append(_SEPARATOR + re.escape(chr(arg)))
-        elif op is sre_constants.IN:
-            out.append(_SEPARATOR + _char_class(arg))
-        elif op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT):
-            low, high, sub = arg
-            count = f"{{{low}}}" if low == high else f"{{{low},{high}}}"
-            out.append(f"(?:{_with_separators(sub)}){count}")
-        elif op is sre_constants.SUBPATTERN:
-            out.append(f"(?:{_with_separators(arg[3])})")
-        elif op is sre_constants.BRANCH:
-            out.append("(?:" + "|".join(_with_separators(alt) for alt in arg[1]) + ")")
-        else:
-            raise ValueError(f"unexpected regex node {op}")
-    return "".join(out)
-
-
-def _uz_phone_pattern() -> str:
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region("UZ")
-    assert metadata is not None and metadata.fixed_line and metadata.mobile
-    national = (
-        f"(?:{metadata.fixed_line.national_number_pattern}"
-        f"|{metadata.mobile.national_number_pattern})"
-    )
-    country = f"(?:{_SEPARATOR}9{_SEPARATOR}9{_SEPARATOR}8)?"
-    return rf"^\+?{country}{_with_separators(sre_parse.parse(national))}$"
-
-
-UZ_PHONE_PATTERN = _uz_phone_pattern()
+# What REST bodies accept as a phone, and the OpenAPI pattern that says so: an Uzbek *mobile*
+# number (SMS and WhatsApp reach nothing else), with or without +998, spaces or dashes
+# between the groups and brackets around the operator code. Every number it matches is valid
+# for phonenumbers too (tests/core/test_phones.py), so a documented-valid phone is never
+# refused. The operator codes are the mobile ranges of phonenumbers' metadata for UZ.
+MOBILE_CODES = (
+    "20",
+    "33",
+    "50",
+    "70",
+    "77",
+    "80",
+    "87",
+    "88",
+    "90",
+    "91",
+    "92",
+    "93",
+    "94",
+    "95",
+    "97",
+    "98",
+    "99",
+)
+UZ_PHONE_PATTERN = (
+    r"^\+?(?:998[ -]?)?\(?(?:" + "|".join(MOBILE_CODES) + r")\)?"
+    r"[ -]?[0-9]{3}[ -]?[0-9]{2}[ -]?[0-9]{2}$"
+)
 _UZ_PHONE = re.compile(UZ_PHONE_PATTERN)
 
 
 def check_phone_text(value: str) -> str:
-    """A pydantic validator: the text is an Uzbek number as UZ_PHONE_PATTERN documents."""
+    """A pydantic validator: the text is an Uzbek mobile number as UZ_PHONE_PATTERN says."""
     # `search` with ^...$ reads the pattern as the document's regex is read by generators.
     if not _UZ_PHONE.search(value):
-        raise ValueError("must be an Uzbek phone number, such as +998 90 123 45 67")
+        raise ValueError("must be an Uzbek mobile number, such as +998 90 123 45 67")
     return value

@@ -26,7 +26,8 @@ def new_client(
         base_url=base_url,
         headers=headers,
         timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
+        # Few connections: httpcore scans its whole pool on every request.
+        limits=httpx.Limits(max_connections=64, max_keepalive_connections=8),
         follow_redirects=False,
     )
 

@@ -41,7 +41,7 @@ from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from tortoise.expressions import Q
 
@@ -63,11 +63,16 @@ from core.settings import Settings, get_settings
 from core.worker import background
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 GROUP_INTERVAL = 60 / 20  # Telegram: 20 messages a minute to one group
 HOLD = 5.0  # longest a claimed row waits in memory for its recipient or its channel
 CONCURRENCY = 64  # sends in flight per channel
+ARMED = 8  # messages recorded as handed over that may wait for a window permit
 PERMIT_POLL = 0.05  # how often to look for a permit another worker gave back
+BEGIN_DELAY = 0.002  # attempts recorded together: the latency it adds before a send
+SENT_DELAY = 0.01  # answers recorded together: the crash window it adds (see outbox)
 STATUS_BATCH = 50
 
 
@@ -200,6 +205,57 @@ async def _wait(event: asyncio.Event, seconds: float) -> None:
             await event.wait()
 
 
+class Coalescer(Generic[T, R]):
+    """Runs `flush` once for every item submitted within `delay` seconds of the first.
+
+    The outbox writes around each send go through one: at a few hundred messages a second
+    that is one statement (and one database round trip) for several messages.
+    """
+
+    def __init__(self, flush: Callable[[list[T]], Awaitable[R]], delay: float) -> None:
+        self._flush = flush
+        self._delay = delay
+        self._items: list[T] = []
+        self._result: asyncio.Future[R] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._running: set[asyncio.Task[None]] = set()
+
+    async def submit(self, item: T) -> R:
+        loop = asyncio.get_running_loop()
+        self._items.append(item)
+        if self._result is None:
+            self._result = loop.create_future()
+            self._timer = loop.call_later(self._delay, self._start)
+        return await asyncio.shield(self._result)
+
+    def _start(self) -> None:
+        items, result = self._items, self._result
+        self._items, self._result, self._timer = [], None, None
+        if result is None:
+            return
+        task = asyncio.create_task(self._run(items, result))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _run(self, items: list[T], result: asyncio.Future[R]) -> None:
+        try:
+            outcome = await self._flush(items)
+        except Exception as exc:
+            if not result.done():
+                result.set_exception(exc)
+        else:
+            if not result.done():
+                result.set_result(outcome)
+
+    async def drain(self) -> None:
+        """Flush what waits now and wait for every flush under way."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._start()
+        if self._running:
+            await asyncio.wait(set(self._running))
+
+
 class ChannelRunner:
     """Claims, paces and sends one channel's rows.
 
@@ -233,12 +289,17 @@ class ChannelRunner:
         self._claimed: dict[int, Notification] = {}
         self._inflight: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(CONCURRENCY)
+        self._armed = asyncio.Semaphore(ARMED)
         self._released = asyncio.Event()  # a window permit came back
         self._fed = asyncio.Event()  # the feeder added rows
         self._hungry = asyncio.Event()  # the dispatcher wants more rows
         self._halt = asyncio.Event()  # stop: set by `stop` or by a cancellation
         self._order = itertools.count()
         self._resume_at = 0.0  # no claims before (the channel is paused)
+        self._begins: Coalescer[Notification, set[int]] = Coalescer(self._begin_many, BEGIN_DELAY)
+        self._answers: Coalescer[tuple[Notification, str | None], None] = Coalescer(
+            self._sent_many, SENT_DELAY
+        )
 
     # --- keys ---------------------------------------------------------------------------
 
@@ -342,6 +403,7 @@ class ChannelRunner:
                 await self._defer(row, busy)
                 return
         await self._slots.acquire()
+        await self._armed.acquire()
         task = asyncio.create_task(self._deliver(row, stop), name=f"deliver-{row.id}")
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
@@ -396,15 +458,22 @@ class ChannelRunner:
     # --- one message --------------------------------------------------------------------
 
     async def _deliver(self, row: Notification, stop: asyncio.Event) -> None:
+        """Record the attempt, take a window permit, send, give it back, record the answer.
+
+        The attempt is recorded first so that its database write never counts against the
+        channel's window, but at most ARMED recorded messages wait for a permit: a worker
+        killed now leaves only those and the ones really in flight unconfirmed.
+        """
         self._claimed.pop(row.id, None)
         permit: str | None = None
+        armed = True
         try:
-            if not await outbox.begin_attempt(row, self.worker):
+            if row.id not in await self._begins.submit(row):
                 self.stats["lost_lease"] += 1
                 return
-            # The permit comes after the attempt is recorded, so that database waits never
-            # count against the channel's window.
             permit = await self._permit(stop)
+            self._armed.release()
+            armed = False
             if permit is None:
                 await outbox.retry_later(row, self.worker, 0, "worker stopping", failed=False)
                 return
@@ -417,18 +486,19 @@ class ChannelRunner:
             except Exception as exc:
                 log.exception("channel client crashed channel=%s row=%s", self.channel, row.id)
                 error = AmbiguousFailure(f"{type(exc).__name__}")
-            sent = error is None or _maybe_sent(error)
-            await self._answered(row, permit, delivered=sent)
-            permit = None
+            answered, permit = permit, None
+            await self._answered(row, answered, delivered=error is None or _maybe_sent(error))
             if error is not None:
                 await self._failed(row, error)
                 return
-            await outbox.mark_sent(row, self.worker, provider_id)
             self.stats["sent"] += 1
+            await self._answers.submit((row, provider_id))
         except Exception:
             # The outbox write failed: the lease runs out and recovery settles the row.
             log.exception("recording a delivery failed row=%s", row.id)
         finally:
+            if armed:
+                self._armed.release()
             if permit is not None:
                 await self._answered(row, permit, delivered=True)
             self._slots.release()
@@ -447,6 +517,12 @@ class ChannelRunner:
         except Exception:
             log.warning("pacer release failed channel=%s", self.channel, exc_info=True)
         self._released.set()
+
+    async def _begin_many(self, rows: list[Notification]) -> set[int]:
+        return await outbox.begin_attempts(rows, self.worker)
+
+    async def _sent_many(self, answers: list[tuple[Notification, str | None]]) -> None:
+        await outbox.mark_sent_many(answers, self.worker)
 
     async def _failed(self, row: Notification, exc: DeliveryError) -> None:
         if isinstance(exc, Throttled):
@@ -500,6 +576,9 @@ class ChannelRunner:
             await asyncio.shield(outbox.release(held, self.worker))
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=self.settings.channel_timeout + 5)
+        with contextlib.suppress(Exception):
+            await self._begins.drain()
+            await self._answers.drain()
         log.info("delivery runner stopped channel=%s released=%s", self.channel, len(held))
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import core.payments.jobs  # noqa: F401  (payment expiry, plan reminders and expiry)
-from core.services import delivery  # noqa: F401  (notification outbox delivery loop)
-from core.services import updates
+from core.services import (
+    delivery,  # noqa: F401  (notification outbox delivery loop)
+    queue_depths,  # noqa: F401  (queue sizes for /metrics)
+    updates,
+)
 from core.services.sessions import DatabaseSessions
 from core.worker import scheduled
 

@@ -178,23 +178,39 @@ def _sql(statement: str) -> str:
     return "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], 1)) + parts[-1]
 
 
-# The two statements around every send are the hot path: plain SQL, no query building.
+# The two statements around every send are the hot path: plain SQL, no query building, and
+# one statement for every message handed over (or answered) within a few milliseconds.
 _BEGIN = (
     "UPDATE notifications SET dispatched_at = ?, attempts = attempts + 1"
-    " WHERE id = ? AND claimed_by = ? AND state = 'sending'"
+    " WHERE claimed_by = ? AND state = 'sending' AND id IN ({ids}) RETURNING id"
 )
 _SENT = (
-    "UPDATE notifications SET state = 'sent', provider_message_id = ?, sent_at = ?,"
-    " claimed_by = NULL, lease_until = NULL, last_error = NULL WHERE id = ? AND claimed_by = ?"
+    "UPDATE notifications SET state = 'sent', provider_message_id = CASE id {cases} END,"
+    " sent_at = ?, claimed_by = NULL, lease_until = NULL, last_error = NULL"
+    " WHERE claimed_by = ? AND id IN ({ids})"
 )
+
+
+async def begin_attempts(rows: Sequence[Notification], worker: str) -> set[int]:
+    """Mark rows as handed to the channel; the ids this worker still held (the others must
+    not be sent: their lease went to another worker)."""
+    if not rows:
+        return set()
+    at = now()
+    marks = ", ".join("?" for _ in rows)
+    # execute_query_dict: the rows of UPDATE ... RETURNING on both backends.
+    found = await db.connection().execute_query_dict(
+        _sql(_BEGIN.format(ids=marks)), [at, worker, *(row.id for row in rows)]
+    )
+    taken = {int(record["id"]) for record in found}
+    for row in rows:
+        if row.id in taken:
+            row.dispatched_at, row.attempts = at, row.attempts + 1
+    return taken
 
 
 async def begin_attempt(row: Notification, worker: str) -> bool:
-    """Mark the row as handed to the channel; False when this worker no longer holds it."""
-    at = now()
-    taken, _ = await db.connection().execute_query(_sql(_BEGIN), [at, row.id, worker])
-    row.dispatched_at, row.attempts = at, row.attempts + 1
-    return bool(taken)
+    return row.id in await begin_attempts([row], worker)
 
 
 def _scrubbed(row: Notification) -> dict[str, Any]:
@@ -204,12 +220,25 @@ def _scrubbed(row: Notification) -> dict[str, Any]:
     return {"text": _CODE.sub("******", row.text)}
 
 
-async def mark_sent(row: Notification, worker: str, provider_id: str | None) -> None:
+async def mark_sent_many(answers: Sequence[tuple[Notification, str | None]], worker: str) -> None:
+    """Record accepted messages, in one statement."""
+    if not answers:
+        return
     at = now()
-    if row.type == MessageType.OTP.value:
-        await Notification.filter(id=row.id, claimed_by=worker).update(**_scrubbed(row))
-    await db.connection().execute_query(_sql(_SENT), [provider_id, at, row.id, worker])
-    row.state, row.sent_at, row.provider_message_id = S.SENT, at, provider_id
+    for row, _ in answers:
+        if row.type == MessageType.OTP.value:
+            await Notification.filter(id=row.id, claimed_by=worker).update(**_scrubbed(row))
+    cases = " ".join("WHEN ? THEN ?" for _ in answers)
+    ids = ", ".join("?" for _ in answers)
+    values: list[Any] = [value for row, provider_id in answers for value in (row.id, provider_id)]
+    values += [at, worker, *(row.id for row, _ in answers)]
+    await db.connection().execute_query(_sql(_SENT.format(cases=cases, ids=ids)), values)
+    for row, provider_id in answers:
+        row.state, row.sent_at, row.provider_message_id = S.SENT, at, provider_id
+
+
+async def mark_sent(row: Notification, worker: str, provider_id: str | None) -> None:
+    await mark_sent_many([(row, provider_id)], worker)
 
 
 async def retry_later(

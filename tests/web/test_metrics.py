@@ -63,7 +63,8 @@ async def test_queue_depths_are_read_at_scrape_time(
     samples = await scrape(client)
 
     assert value(samples, "scx_queue_depth", queue="test_queue") == 5
-    assert ("scx_queue_depth", (("queue", "telegram_updates_in_progress"),)) in samples
+    for queue in ("telegram_updates_in_progress", "notifications_telegram", "notifications_sms"):
+        assert ("scx_queue_depth", (("queue", queue),)) in samples
 
 
 async def test_job_outcomes_are_counted(

@@ -279,8 +279,8 @@ def _object_schemas(doc: dict[str, Any], schema: dict[str, Any], seen: set[int])
     if id(schema) in seen:
         return
     seen.add(id(schema))
-    if "properties" in schema:
-        yield schema
+    if schema.get("type") == "object" and "properties" in schema:
+        yield schema  # branches of anyOf/oneOf only narrow their parent's properties
     for key in ("anyOf", "oneOf", "allOf"):
         for part in schema.get(key, []):
             yield from _object_schemas(doc, part, seen)

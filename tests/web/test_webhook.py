@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import redis.exceptions
 from aiogram import Bot
+from aiogram.fsm.storage.base import BaseEventIsolation, StorageKey
 from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 
@@ -160,3 +162,41 @@ async def test_the_route_exists_only_with_the_bot(client: TestClient) -> None:
     response = await client.post(WEBHOOK_PATH, json={}, headers={SECRET_HEADER: SECRET})
     assert response.status == 404
     assert (await response.json())["success"] is False
+
+
+class LockLostOnRelease(BaseEventIsolation):
+    """Event isolation whose lock cannot be released: Redis went away during the update."""
+
+    @asynccontextmanager
+    async def lock(self, key: StorageKey) -> AsyncIterator[None]:
+        yield
+        raise redis.exceptions.ConnectionError("Redis went away")
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_failure_after_the_handlers_ran_does_not_run_them_again(
+    hook: Hook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dispatcher = hook.client.app[telegram_routes.TELEGRAM].dispatcher
+    monkeypatch.setattr(dispatcher.fsm, "events_isolation", LockLostOnRelease())
+    hook.telegram.push_message(507, "/start")
+    hook.telegram.push_update(dict(hook.telegram.updates[0]))  # and Telegram repeats it
+
+    assert await hook.deliver() == [200, 200]
+    assert len(hook.sent_to(507)) == 1
+    assert await ProcessedUpdate.filter(state=UpdateState.DONE).count() == 1
+
+
+async def test_an_update_processed_while_the_database_cannot_mark_it_is_still_acknowledged(
+    hook: Hook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def database_gone(bot_id: int, update_id: int) -> None:
+        raise ConnectionRefusedError("PostgreSQL is restarting")
+
+    monkeypatch.setattr(updates, "finish", database_gone)
+    hook.telegram.push_message(508, "/start")
+
+    assert await hook.deliver() == [200]
+    assert len(hook.sent_to(508)) == 1

@@ -8,6 +8,7 @@ acknowledged without running it twice.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from aiogram.types import Update
 from aiohttp import web
 from pydantic import ValidationError
 
-from bot.observe import update_kind
+from bot.observe import PROGRESS, UpdateProgress, update_kind
 from core import metrics
 from core.availability import is_outage
 from core.services import updates
@@ -77,15 +78,34 @@ async def _process(hook: TelegramWebhook, update: Update) -> web.Response:
             return error(503, "update_in_progress", "this update is being processed")
         log.info("telegram update already processed id=%s", update_id)
         return json_response({"success": True, "duplicate": True})
+    progress = UpdateProgress()
     try:
-        await hook.dispatcher.feed_update(hook.bot, update)
+        await hook.dispatcher.feed_update(hook.bot, update, **{PROGRESS: progress})
     except BaseException as exc:
+        if progress.handled:
+            # The handlers ran (their messages are sent): running them again would repeat
+            # them, so a failure after them (releasing the chat's lock, say) is not retried.
+            await _finish(bot_id, update_id)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            log.warning("telegram update handled, then failed id=%s error=%r", update_id, exc)
+            return json_response({"success": True})
         await _release(bot_id, update_id)
         if isinstance(exc, Exception) and is_outage(exc):
             return outage_response(exc, WEBHOOK_PATH)
         raise
-    await updates.finish(bot_id, update_id)
+    await _finish(bot_id, update_id)
     return json_response({"success": True})
+
+
+async def _finish(bot_id: int, update_id: int) -> None:
+    """Mark the update done; if the database cannot take that now, still answer 200: the
+    update was processed, and only a repeat delivery (after the claim goes stale) could
+    run it again."""
+    try:
+        await updates.finish(bot_id, update_id)
+    except Exception:
+        log.warning("could not mark telegram update done id=%s", update_id, exc_info=True)
 
 
 async def _release(bot_id: int, update_id: int) -> None:
