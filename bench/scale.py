@@ -1,14 +1,15 @@
 """Scale-out benchmark: the same authenticated API load on one, then two web processes.
 
-    .venv/bin/python bench/scale.py [--duration 20] [--connections 32]
+    .venv/bin/python bench/scale.py [--duration 15] [--repeat 3] [--connections 32]
 
 PostgreSQL and Redis come from DATABASE_URL / REDIS_URL (default: the local servers); a
 fresh database is created and dropped. The web processes are real `main.py web` processes
 sharing one port (HTTP_REUSE_PORT: the kernel spreads connections among them). The load is
 wrk (when installed) or an aiohttp generator in another process: a logged-in seller on an
 enterprise plan (no rate limit) reading orders, products and the profile, and creating an
-order one request in ten. Prints requests per second of each run, p50 and p99, and the
-scaling ratio.
+order one request in ten. One and two processes are measured in turn, `--repeat` times;
+each run prints requests per second, p50, p99 and where the machine's CPU went, and the
+end compares the medians: requests per second of each, p99, and the scaling ratio.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -77,7 +79,7 @@ end
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=20.0, help="seconds of load per run")
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds of load per run")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto")
@@ -86,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--processes", default="1,2", help="web process counts to measure, comma-separated"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="rounds; the medians of the rounds are compared"
     )
     return parser
 
@@ -229,18 +234,20 @@ async def _measure(
             load = (base, cookie)
             await asyncio.to_thread(run, *load, args.warmup, args.connections, args.write_every)
             pids = {p.pid for p in started}
-            before, clock = _cpu_ticks(pids), time.monotonic()
+            before, clock, children = _cpu_ticks(pids), time.monotonic(), _children_cpu()
             result = await asyncio.to_thread(
                 run, *load, args.duration, args.connections, args.write_every
             )
-            result["cpu"] = _cores(before, _cpu_ticks(pids), time.monotonic() - clock)
+            elapsed = time.monotonic() - clock
+            load_cores = (_children_cpu() - children) / elapsed
+            result["cpu"] = _cores(before, _cpu_ticks(pids), elapsed, load_cores)
             return result
 
 
 def _cpu_ticks(web_pids: set[int]) -> dict[str, int]:
     """CPU time so far (clock ticks) of the web processes, PostgreSQL, Redis, the load
     generator and everything else on the machine, from /proc."""
-    ticks = {"web": 0, "postgres": 0, "redis": 0, "load": 0}
+    ticks = {"web": 0, "postgres": 0, "redis": 0}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             raw = stat.read_text()
@@ -256,27 +263,22 @@ def _cpu_ticks(web_pids: set[int]) -> dict[str, int]:
             ticks["postgres"] += used
         elif comm.startswith("redis-server"):
             ticks["redis"] += used
-        elif comm in ("wrk", "python") and pid != os.getpid() and _is_load(pid):
-            ticks["load"] += used
     busy = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
     total = sum(int(v) for v in busy)
     ticks["machine busy"] = total - int(busy[3]) - int(busy[4])  # minus idle and iowait
     return ticks
 
 
-def _is_load(pid: int) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return (
-        cmdline.startswith(b"wrk") or b"_python_load" in cmdline or b"multiprocessing" in cmdline
-    )
+def _children_cpu() -> float:
+    """CPU seconds of this script's finished children: the load generator of a run."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
-def _cores(before: dict[str, int], after: dict[str, int], seconds: float) -> str:
+def _cores(before: dict[str, int], after: dict[str, int], seconds: float, load: float) -> str:
     hz = os.sysconf("SC_CLK_TCK")
     used = {k: (after[k] - before[k]) / hz / seconds for k in after}
+    used["load"] = load
     others = used["machine busy"] - sum(v for k, v in used.items() if k != "machine busy")
     parts = [f"{k} {v:.2f}" for k, v in used.items() if k != "machine busy"]
     return ", ".join([*parts, f"other {max(0.0, others):.2f}"]) + f" of {os.cpu_count()} cores"
@@ -289,6 +291,13 @@ async def _wait_listening(processes: list[Any]) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("web processes did not start")
         await asyncio.sleep(0.2)
+
+
+def _median(results: list[dict[str, Any]]) -> tuple[float, float]:
+    return (
+        statistics.median(r["rps"] for r in results),
+        statistics.median(r["p99"] for r in results),
+    )
 
 
 def _failures(result: dict[str, Any]) -> str:
@@ -324,19 +333,25 @@ async def main() -> None:
             f"(after {args.warmup:.0f}s warm-up); {os.cpu_count()} cores shared by the load "
             "generator, PostgreSQL, Redis and the web processes"
         )
-        results = {}
-        for processes in (int(n) for n in args.processes.split(",")):
-            results[processes] = result = await _measure(env, processes, args, generator)
-            rps = result["requests"] / result["seconds"]
-            print(
-                f"{processes} web process{'es' if processes > 1 else ''}: {rps:8.1f} req/s  "
-                f"p50 {result['p50']:6.1f} ms  p99 {result['p99']:6.1f} ms  "
-                f"non-2xx {_failures(result)}"
-            )
-            print(f"    CPU in use (cores): {result['cpu']}")
-        if 1 in results and 2 in results:
-            one, two = (results[n]["requests"] / results[n]["seconds"] for n in (1, 2))
-            print(f"scaling ratio (2 processes / 1): {two / one:.2f}  (target >= 1.3)")
+        counts = [int(n) for n in args.processes.split(",")]
+        runs: dict[int, list[dict[str, Any]]] = {n: [] for n in counts}
+        for round_ in range(args.repeat):
+            for processes in counts:  # alternated, so a change in background load hits both
+                result = await _measure(env, processes, args, generator)
+                result["rps"] = result["requests"] / result["seconds"]
+                runs[processes].append(result)
+                plural = "es" if processes > 1 else ""
+                print(
+                    f"[{round_ + 1}] {processes} web process{plural}: {result['rps']:8.1f} req/s"
+                    f"  p50 {result['p50']:6.1f} ms  p99 {result['p99']:6.1f} ms"
+                    f"  non-2xx {_failures(result)}\n    CPU in use (cores): {result['cpu']}"
+                )
+        summary = {n: _median(results) for n, results in runs.items()}
+        for processes, (rps, p99) in summary.items():
+            print(f"median, {processes} web process(es): {rps:8.1f} req/s  p99 {p99:6.1f} ms")
+        if 1 in summary and 2 in summary:
+            ratio = summary[2][0] / summary[1][0]
+            print(f"scaling ratio (2 processes / 1): {ratio:.2f}  (target >= 1.3)")
     finally:
         await _drop_keys(redis_url, prefix)
         await drop_database(database)

@@ -45,12 +45,16 @@ class Settings(BaseSettings):
     # Key prefix of the counters in Redis (empty: REDIS_PREFIX + "limits").
     rate_limit_prefix: str = ""
     rate_limit_timeout: float = 2.0
+    # Proxies whose X-Forwarded-For is believed (comma-separated networks); none by default.
     trusted_proxies: str = ""
+    # Who may read GET /metrics on the web port (comma-separated networks).
+    metrics_allowed_networks: str = "127.0.0.0/8, ::1/128"
     login_throttle_enabled: bool = True
     login_max_failures: int = 10
     login_window_seconds: int = 15 * 60
     login_max_attempts_per_address: int = 50
     otp_per_phone_per_hour: int = 5
+    registrations_per_address_per_hour: int = 20
 
     bot_token: SecretStr | None = None
     bot_mode: Literal["polling", "webhook"] = "polling"
@@ -75,9 +79,13 @@ class Settings(BaseSettings):
     whatsapp_token: SecretStr = SecretStr("")
     whatsapp_phone_number_id: str = ""
     whatsapp_api_url: str = "https://graph.facebook.com/v21.0"
+    # The Meta app's webhook: the token its subscription check echoes, and the app secret that
+    # signs every delivery (X-Hub-Signature-256). Empty: the webhook answers 403.
+    whatsapp_verify_token: SecretStr = SecretStr("")
+    whatsapp_app_secret: SecretStr = SecretStr("")
 
-    # Notification delivery (core/services/delivery.py): each channel's limits, as the
-    # channel states them; the worker keeps a small margin below them.
+    # Notification delivery (core/services/delivery.py): each channel's limits as the channel
+    # states them (messages per second overall, seconds between two to one recipient).
     telegram_rate_per_second: float = 30.0
     telegram_chat_interval: float = 1.0
     whatsapp_rate_per_second: float = 80.0

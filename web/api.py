@@ -139,6 +139,7 @@ def parse_model(model: type[M], data: Any, default: str = "body", *, strict: boo
     """
     if not isinstance(data, dict):
         raise ValidationFailed(default, "expected a JSON object")
+    _refuse_nul(data, "")
     try:
         if strict:
             parsed = model.model_validate_json(json.dumps(data), strict=True)
@@ -148,6 +149,19 @@ def parse_model(model: type[M], data: Any, default: str = "body", *, strict: boo
         raise validation_failed(exc, default) from None
     _check_int64(parsed)
     return parsed
+
+
+def _refuse_nul(value: Any, where: str) -> None:
+    """No text may hold a NUL character: PostgreSQL cannot store one, and no person types it."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValidationFailed(where or "body", "text must not contain NUL characters")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_nul(item, f"{where}[{index}]")
 
 
 def _check_int64(value: Any, where: str = "") -> None:

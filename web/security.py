@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "EXEMPT_PREFIXES",
     "client_address",
+    "client_ip",
     "create_rate_limit_storage",
     "rate_limit",
     "request_guard",
@@ -40,7 +41,6 @@ __all__ = [
 ]
 
 RATE_WINDOW = web.RequestKey("scx.rate_window", Window)
-ADDRESS = web.RequestKey("scx.client_address", str)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # Server-to-server endpoints: they carry their own credentials and are never rate limited.
@@ -65,45 +65,69 @@ def is_limited(path: str) -> bool:
 # --- who is asking --------------------------------------------------------------------------
 
 
-def _networks(spec: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    return [ipaddress.ip_network(part.strip(), strict=False) for part in spec.split(",") if part]
+Ip = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def _parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def networks(spec: str) -> list[Network]:
+    """`10.0.0.0/8, ::1` as networks (a bad entry fails at start-up, not per request)."""
+    return [ipaddress.ip_network(p.strip(), strict=False) for p in spec.split(",") if p.strip()]
+
+
+def _parse_ip(value: str) -> Ip | None:
     try:
-        return ipaddress.ip_address(value.strip())
+        ip = ipaddress.ip_address(value.strip())
     except ValueError:
         return None
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return mapped or ip
 
 
-def _key_of(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+def _key_of(ip: Ip) -> str:
     if isinstance(ip, ipaddress.IPv4Address):
         return str(ip)
-    if ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped)
     # One IPv6 subscriber holds a whole /64: count the network, not each address in it.
     return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
 
 
-def client_address(request: web.Request, trusted: str = "") -> str:
-    """The client's address; X-Forwarded-For is believed only when sent by a trusted proxy."""
-    cached = request.get(ADDRESS)
+@dataclass(frozen=True, slots=True)
+class Client:
+    ip: Ip | None
+    key: str
+
+
+CLIENT = web.RequestKey("scx.client", Client)
+
+
+def client(request: web.Request, trusted: list[Network] | None = None) -> Client:
+    """Who is calling; X-Forwarded-For is believed only when sent by a trusted proxy."""
+    cached = request.get(CLIENT)
     if cached is not None:
         return cached
     peer = _parse_ip(request.remote or "")
-    networks = _networks(trusted) if trusted else []
-    if peer is not None and networks and any(peer in net for net in networks):
+    if peer is not None and trusted and any(peer in net for net in trusted):
         # Walk from the nearest hop back; the first untrusted address is the client.
         for hop in reversed(request.headers.get("X-Forwarded-For", "").split(",")):
             ip = _parse_ip(hop)
             if ip is None:
                 break
             peer = ip
-            if not any(ip in net for net in networks):
+            if not any(ip in net for net in trusted):
                 break
-    address = _key_of(peer) if peer is not None else "unknown"
-    request[ADDRESS] = address
-    return address
+    found = Client(peer, _key_of(peer) if peer is not None else "unknown")
+    request[CLIENT] = found
+    return found
+
+
+def client_address(request: web.Request, trusted: str = "") -> str:
+    """The key a client is counted under before login (an IPv4 address or an IPv6 /64)."""
+    return client(request, networks(trusted)).key
+
+
+def client_ip(request: web.Request, trusted: str = "") -> str | None:
+    """The client's own address (for allow-lists), as `request_guard` worked it out."""
+    ip = client(request, networks(trusted)).ip
+    return str(ip) if ip is not None else None
 
 
 # --- origins: CORS and cross-site request checks --------------------------------------------
@@ -189,10 +213,16 @@ def request_guard(settings: Settings, cookie: str) -> Middleware:
     """Body size, CORS preflight and the cross-site request check; before any session work."""
     origins = Origins.of(settings)
     max_body = settings.max_body_bytes
+    trusted = networks(settings.trusted_proxies)
+    metrics_from = networks(settings.metrics_allowed_networks)
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-        client_address(request, settings.trusted_proxies)  # cached for the handlers
+        caller = client(request, trusted)  # cached for the handlers
+        if request.path == "/metrics" and not (
+            caller.ip is not None and any(caller.ip in net for net in metrics_from)
+        ):
+            raise web.HTTPNotFound()  # the operators' page: not there for the internet
         if (request.content_length or 0) > max_body:
             raise PayloadTooLarge("the request body is too large", limit=max_body)
         is_preflight = (
@@ -255,7 +285,7 @@ def rate_limit(
             return await handler(request)
         seller = await _optional_seller(request)
         if seller is None:
-            rate, key = STANDARD, "addr:" + client_address(request, settings.trusted_proxies)
+            rate, key = STANDARD, "addr:" + client_address(request)
         else:
             rate = effective_plan(seller.plan, seller.plan_expires_at).rate
             key = f"seller:{seller.id}"

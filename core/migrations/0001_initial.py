@@ -155,7 +155,7 @@ class Migration(migrations.Migration):
                 ('delivered_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('checked_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'notifications', 'app': 'models', 'indexes': [Index(fields=['channel', 'state', 'next_attempt_at']), Index(fields=['state', 'lease_until']), Index(fields=['seller_id', 'created_at']), Index(fields=['batch_id', 'state'])], 'pk_attr': 'id', 'table_description': 'One message to one recipient on one channel: the unit of delivery.'},
+            options={'table': 'notifications', 'app': 'models', 'indexes': [Index(fields=['channel', 'state', 'priority', 'next_attempt_at']), Index(fields=['state', 'lease_until']), Index(fields=['seller_id', 'created_at']), Index(fields=['batch_id', 'state'])], 'pk_attr': 'id', 'table_description': 'One message to one recipient on one channel: the unit of delivery.'},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -123,7 +123,7 @@ class Notification(Model):
     class Meta:
         table = "notifications"
         indexes = (
-            ("channel", "state", "next_attempt_at"),
+            ("channel", "state", "priority", "next_attempt_at"),
             ("state", "lease_until"),
             ("seller_id", "created_at"),
             ("batch_id", "state"),

@@ -18,6 +18,7 @@ from core.phones import normalise_phone
 from core.plans import get_plan
 from core.schemas import RegisterIn, SellerOut
 from core.services import audit, throttle
+from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,17 @@ async def _referrer(code: str | None) -> Seller | None:
     return referrer
 
 
-async def register(data: RegisterIn, *, telegram_id: int | None = None) -> Seller:
-    """Create a seller; the username is case-insensitive and unique."""
+async def register(
+    data: RegisterIn, *, telegram_id: int | None = None, address: str | None = None
+) -> Seller:
+    """Create a seller; the username is case-insensitive and unique.
+
+    From the web, `address` caps how many accounts one client may open in an hour (before
+    any hash is computed): accounts are free, and so is a farm of them without a cap.
+    """
+    if address is not None:
+        per_hour = get_settings().registrations_per_address_per_hour
+        await throttle.hit(f"register:{throttle.digest(address)}", per_hour, throttle.HOUR)
     username = data.username.lower()
     phone = normalise_phone(data.phone) if data.phone else None
     referrer = await _referrer(data.referral_code)

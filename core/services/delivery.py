@@ -2,8 +2,12 @@
 
 One `ChannelRunner` per configured channel claims due rows (see `core.services.outbox` for
 the claim, lease and crash rules), keeps them in a small in-memory schedule and hands each
-to its channel when both the channel's and the recipient's next slot have come
-(`core.services.pacing`). Answers decide the row's fate:
+to its channel when (`core.services.pacing`):
+- the channel's next slot has come (messages spaced at the channel's rate) and one of its
+  window permits is free (never more than N in any W seconds as the channel counts them);
+- the recipient's next slot has come, counted from the answer to their previous message,
+  and no other message to them is in flight (so they also arrive in order).
+Answers decide the row's fate:
 
 | answer                          | what happens                                          |
 |---------------------------------|-------------------------------------------------------|
@@ -25,7 +29,9 @@ takes an idempotency key or can be asked afterwards what it received):
 A graceful stop (SIGTERM, task cancellation) finishes the sends in flight and releases the
 rest, so a restart neither loses nor repeats anything.
 
-Pacing is per process with `MemoryPacer`; with `REDIS_URL` every worker shares one schedule.
+Pacing is per process with `MemoryPacer`; with `REDIS_URL` every worker shares the channel
+and recipient schedules and the window permits. "One in flight per recipient" and the order
+of one recipient's messages hold per worker process.
 """
 
 from __future__ import annotations
@@ -287,6 +293,7 @@ class ChannelRunner:
         self._heap: list[tuple[float, int, Notification]] = []
         self._lanes: dict[str, deque[Notification]] = {}
         self._claimed: dict[int, Notification] = {}
+        self._working: set[int] = set()  # handed to a delivery task, not yet settled
         self._inflight: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(CONCURRENCY)
         self._armed = asyncio.Semaphore(ARMED)
@@ -319,6 +326,10 @@ class ChannelRunner:
     @staticmethod
     def _now() -> float:
         return asyncio.get_running_loop().time()
+
+    def held(self) -> list[int]:
+        """Ids of the rows this runner holds: the leases to renew."""
+        return [*self._claimed, *self._working]
 
     # --- the loops ----------------------------------------------------------------------
 
@@ -465,6 +476,7 @@ class ChannelRunner:
         killed now leaves only those and the ones really in flight unconfirmed.
         """
         self._claimed.pop(row.id, None)
+        self._working.add(row.id)
         permit: str | None = None
         armed = True
         try:
@@ -502,6 +514,7 @@ class ChannelRunner:
             if permit is not None:
                 await self._answered(row, permit, delivered=True)
             self._slots.release()
+            self._working.discard(row.id)
             # One message in flight per recipient: the next one is due only now.
             self._advance(row)
 
@@ -657,7 +670,8 @@ class DeliveryWorker:
         lease = self.settings.notification_lease_seconds
         while not stop.is_set():
             try:
-                await outbox.renew(self.worker, lease)
+                held = [row_id for runner in self.runners for row_id in runner.held()]
+                await outbox.renew(self.worker, lease, held)
                 requeued, unconfirmed = await outbox.recover_expired()
                 if requeued or unconfirmed:
                     log.warning(

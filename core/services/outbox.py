@@ -7,20 +7,22 @@ Exactly-once, as far as a channel without idempotency keys allows it
 2. `claim` moves due rows to `sending` under a lease (`claimed_by`, `lease_until`) in one
    transaction: on PostgreSQL `SELECT ... FOR UPDATE SKIP LOCKED`, on SQLite the single
    writer (BEGIN IMMEDIATE). Two workers never claim the same row.
-3. Right before the channel is called, `begin_attempt` stamps `dispatched_at` (and counts
-   the attempt) only if this worker still holds the row. Right after the answer, one
-   UPDATE records it (`mark_sent`, `retry_later`, `fail`).
-4. A live worker renews its leases. When a worker dies its leases expire and
-   `recover_expired` looks at each row:
+3. Right before the channel is called, `begin_attempts` stamps `dispatched_at` (and counts
+   the attempt) only where this worker still holds the row. Right after the answer one
+   UPDATE records it (`mark_sent_many`, `retry_later`, `fail`). The worker groups these
+   writes: the stamps of messages handed over within 2 ms, the answers within 10 ms.
+4. A live worker renews the leases of the rows it still works on. When a worker dies its
+   leases expire and `recover_expired` looks at each row:
    - `dispatched_at` empty: the channel was never called, the row goes back to `queued`
      (at-least-once is free here: nothing was sent);
-   - `dispatched_at` set: the channel may have taken the message in the instant between
-     its answer and our write. No channel we use can be asked afterwards whether it did
-     (Telegram and WhatsApp have no lookup, Eskiz's status needs the id we did not store),
-     so such rows become `unconfirmed` and are never resent on their own: at-most-once.
-     `RESEND_AFTER_CRASH` is the switch per channel should one gain idempotency keys.
-   The window is one HTTP answer and one UPDATE wide; a graceful stop closes it by
-   finishing in-flight sends before releasing the rest.
+   - `dispatched_at` set: the channel may have taken the message. No channel we use can
+     be asked afterwards whether it did (Telegram and WhatsApp have no lookup, Eskiz's
+     status needs the id we did not store), so such rows become `unconfirmed` and are
+     never resent on their own: at-most-once. `RESEND_AFTER_CRASH` is the switch per
+     channel should one gain idempotency keys.
+   That window holds the messages in flight, the few stamped ones waiting for a window
+   permit (`delivery.ARMED`) and answers not yet written (10 ms). A graceful stop closes
+   it: in-flight sends finish and are recorded, the rest is released untouched.
 """
 
 from __future__ import annotations
@@ -164,10 +166,16 @@ async def claim(
     return rows
 
 
-async def renew(worker: str, lease_seconds: float) -> int:
-    """Extend every lease this worker holds."""
+async def renew(worker: str, lease_seconds: float, ids: Sequence[int]) -> int:
+    """Extend this worker's leases on the rows it still works on (the others run out)."""
     lease = now() + timedelta(seconds=lease_seconds)
-    return await Notification.filter(claimed_by=worker, state=S.SENDING).update(lease_until=lease)
+    renewed = 0
+    for start in range(0, len(ids), _CHUNK):
+        chunk = list(ids[start : start + _CHUNK])
+        renewed += await Notification.filter(
+            id__in=chunk, claimed_by=worker, state=S.SENDING
+        ).update(lease_until=lease)
+    return renewed
 
 
 def _sql(statement: str) -> str:

@@ -231,7 +231,9 @@ async def test_sms_survive_an_expired_token_and_report_delivery(
     await _wait_for(lambda: Notification.filter(state=S.SENT).count(), 0, channel_settings)
 
     rows = await Notification.all().order_by("id")
-    assert [row.state for row in rows] == [S.DELIVERED, S.DELIVERED, S.FAILED]
+    assert [row.state for row in rows] == [S.DELIVERED, S.DELIVERED, S.FAILED], [
+        (row.state, row.last_error, row.checked_at) for row in rows
+    ]
     assert rows[2].last_error == "eskiz: UNDELIV"
     assert [row.provider_message_id for row in rows] == [s.id for s in eskiz.sent_sms]
     assert len(eskiz.calls("/auth/refresh")) == 1
@@ -246,7 +248,7 @@ async def _wait_for(read: Any, value: int, settings: Settings) -> None:
     stop = asyncio.Event()
     task = asyncio.create_task(DeliveryWorker(settings).run(stop))
     try:
-        for _ in range(200):
+        for _ in range(400):
             if await read() == value:
                 break
             await asyncio.sleep(0.05)

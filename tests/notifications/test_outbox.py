@@ -129,11 +129,14 @@ async def test_a_late_answer_still_settles_an_unconfirmed_row(database: None) ->
 async def test_live_leases_are_renewed_not_recovered(database: None) -> None:
     seller = await make_seller()
     await outbox.enqueue(seller.id, [item()], fetch=False)
-    assert len(await outbox.claim(Channel.TELEGRAM, "alive", 1, 0.01)) == 1
+    await outbox.enqueue(seller.id, [item("2")], fetch=False)
+    held, dropped = await outbox.claim(Channel.TELEGRAM, "alive", 2, 0.01)
     await asyncio.sleep(0.02)
 
-    assert await outbox.renew("alive", 30) == 1
-    assert await outbox.recover_expired() == (0, 0)
+    # Only what the worker still works on is renewed: a row it lost track of runs out.
+    assert await outbox.renew("alive", 30, [held.id]) == 1
+    assert await outbox.recover_expired() == (1, 0)
+    assert (await Notification.get(id=dropped.id)).state is S.QUEUED
 
 
 async def test_a_sent_one_time_code_does_not_stay_readable(database: None) -> None:

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from core.models import Channel, DeliveryState, MessageType, Notification
-from core.services import outbox
+from core.schemas_notifications import WhatsAppBulkIn
+from core.services import broadcasts, outbox
 from core.services.delivery import CONCURRENCY, DeliveryWorker
 from core.services.outbox import Outgoing
 from core.settings import Settings, use_settings
@@ -169,3 +170,45 @@ async def test_a_killed_worker_process_loses_nothing_and_repeats_nothing(
     assert len(unconfirmed) <= CONCURRENCY
     assert sum(got[row.recipient] for row in unconfirmed) <= len(unconfirmed)
     assert worker.stats["sent"] > 0  # the successor finished the batch
+
+
+async def test_a_bulk_send_through_random_failures_and_a_restart(
+    database: None, settings: Settings, fast_telegram: FakeTelegramServer, eskiz: FakeEskizServer
+) -> None:
+    """The issue's check in small: a WhatsApp bulk send of 600 against a fake that throttles
+    and fails at random, the worker restarted in the middle: each message exactly once."""
+    async with FakeWhatsAppServer(
+        access_token="wa-test-token", scale=SCALE, failure_rate=0.05, seed=7
+    ) as flaky:
+        scaled = channel_settings_for(
+            settings, fast_telegram, eskiz, flaky, delivery_time_scale=SCALE
+        )
+        use_settings(scaled)
+        seller = await make_seller()
+        body = WhatsAppBulkIn.model_validate(
+            {
+                "notifications": [
+                    {
+                        "phone": f"99893{n:07d}",
+                        "type": "order_shipped",
+                        "data": {"orderId": n, "trackingNumber": f"T{n}"},
+                    }
+                    for n in range(600)
+                ]
+            }
+        )
+        batch = await broadcasts.send_whatsapp_bulk(seller, body)
+        first = asyncio.create_task(DeliveryWorker(scaled).run(asyncio.Event()))
+        await wait_until(lambda: flaky.stats.sent >= 200, timeout=60)
+        first.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await first
+
+        await drain(scaled, timeout=90)
+
+        progress = await broadcasts.progress(seller.id, batch.id)
+        assert (progress.sent, progress.remaining, progress.failed) == (600, 0, 0)
+        got = Counter(message.to for message in flaky.sent_messages)
+        assert len(got) == 600 and max(got.values()) == 1
+        assert flaky.stats.errors > 0  # the random failures happened, and were retried
+        assert flaky.stats.throttled == flaky.stats.pair_limited == 0

@@ -226,3 +226,14 @@ async def test_ready_is_503_when_a_check_fails(
     assert body["success"] is False
     assert body["checks"]["queue"] is False
     assert body["checks"]["database"] is True
+
+
+async def test_nul_characters_are_refused_naming_the_field(seller_client: TestClient) -> None:
+    search = await seller_client.get("/api/products", params={"search": "a\x00b"})
+    body = await seller_client.post(
+        "/api/products", json={"name": "Phone\x00", "sku": "N1", "price": 1}
+    )
+
+    assert search.status == body.status == 400
+    assert (await search.json())["error"]["field"] == "search"
+    assert (await body.json())["error"]["field"] == "name"

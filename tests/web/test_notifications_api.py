@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import hashlib
+import hmac
+import json
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from pydantic import SecretStr
 
 from core.models import Channel, Customer, DeliveryState, Notification, Seller
-from core.settings import Settings
+from core.settings import Settings, use_settings
 from tests.conftest import register
 from tests.fakes.whatsapp import FakeWhatsAppServer
 from tests.notifications.conftest import (  # noqa: F401  (fixtures)
@@ -392,3 +396,89 @@ async def test_customers_endpoints(
     assert [c["id"] for c in listing["data"]] == [customer_id]
     assert one["data"]["deepLink"] == data["deepLink"]
     assert hidden_status == 404
+
+
+# --- WhatsApp's webhook --------------------------------------------------------------------
+
+HOOK_SECRET = "meta-app-secret"
+
+
+@pytest.fixture
+def hook_settings(channel_settings: Settings) -> Iterator[Settings]:  # noqa: F811
+    value = channel_settings.model_copy(
+        update={
+            "whatsapp_verify_token": SecretStr("verify-me"),
+            "whatsapp_app_secret": SecretStr(HOOK_SECRET),
+        }
+    )
+    use_settings(value)
+    yield value
+    use_settings(channel_settings)
+
+
+def signed(body: bytes, secret: str = HOOK_SECRET) -> dict[str, str]:
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {"X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"}
+
+
+async def test_the_webhook_subscription_check(client: TestClient, hook_settings: Settings) -> None:
+    good = await client.get(
+        "/whatsapp/webhook",
+        params={"hub.mode": "subscribe", "hub.verify_token": "verify-me", "hub.challenge": "42"},
+    )
+    bad = await client.get(
+        "/whatsapp/webhook",
+        params={"hub.mode": "subscribe", "hub.verify_token": "guess", "hub.challenge": "42"},
+    )
+
+    assert (good.status, await good.text()) == (200, "42")
+    assert bad.status == 403
+
+
+async def test_the_webhook_opens_the_window_and_reports_delivery(
+    client: TestClient, shop: Seller, hook_settings: Settings
+) -> None:
+    customer = await Customer.create(seller_id=shop.id, phone=PHONE)
+    _, queued = await post(
+        client,
+        "/api/whatsapp/send",
+        {"phone": PHONE, "type": "order_delivered", "data": {"orderId": 7}},
+    )
+    await Notification.filter(id=queued["data"]["id"]).update(
+        state=DeliveryState.SENT, provider_message_id="wamid.ABC"
+    )
+    now = int(datetime.now(UTC).timestamp())
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messages": [{"from": PHONE, "timestamp": str(now), "type": "text"}],
+                            "statuses": [
+                                {"id": "wamid.ABC", "status": "delivered", "timestamp": str(now)}
+                            ],
+                        },
+                    }
+                ]
+            }
+        ],
+    }
+    body = json.dumps(payload).encode()
+
+    forged = await client.post("/whatsapp/webhook", data=body, headers=signed(body, "wrong"))
+    response = await client.post("/whatsapp/webhook", data=body, headers=signed(body))
+    _, after = await post(
+        client,
+        "/api/whatsapp/send",
+        {"phone": PHONE, "type": "order_delivered", "data": {"orderId": 8}},
+    )
+
+    assert (forged.status, response.status) == (403, 200)
+    assert (await Customer.get(id=customer.id)).whatsapp_last_inbound_at is not None
+    delivered = await Notification.get(id=queued["data"]["id"])
+    assert (delivered.state, delivered.delivered_at is not None) == (DeliveryState.DELIVERED, True)
+    # The customer wrote a moment ago: free text may go now, no template needed.
+    assert (await Notification.get(id=after["data"]["id"])).payload["mode"] == "text"

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
+from core.models import Notification, Seller
+from core.plans import PLANS
 from core.settings import Settings
-from tests.conftest import browser_headers
+from tests.conftest import browser_headers, register
+from tests.notifications.conftest import (  # noqa: F401  (fixtures)
+    channel_settings,
+    eskiz,
+    telegram,
+    whatsapp,
+)
 from web.app import create_app
 
 AiohttpClient = Callable[..., Awaitable[TestClient]]
@@ -183,3 +192,59 @@ async def test_unknown_methods_are_405_with_allow(seller_client: TestClient) -> 
     assert response.status == 405
     assert "GET" in response.headers["Allow"]
     assert (await response.json())["error"]["code"] == "method_not_allowed"
+
+
+# --- cost caps through the API: SMS bombing and bulk sends ------------------------------------
+
+
+async def _premium(client: TestClient, username: str) -> Seller:
+    data = await register(client, username)
+    seller = await Seller.get(id=data["id"])
+    seller.plan, seller.plan_expires_at = "premium", datetime.now(UTC) + timedelta(days=30)
+    await seller.save()
+    return seller
+
+
+async def test_one_phone_cannot_be_flooded_with_codes_from_many_accounts(
+    client: TestClient,
+    make_client: Callable[..., Awaitable[TestClient]],
+    channel_settings: Settings,  # noqa: F811
+) -> None:
+    channel_settings.otp_resend_seconds = 0
+    channel_settings.otp_per_phone_per_hour = 3
+    await _premium(client, "first")
+    other = await make_client()
+    await _premium(other, "second")
+    victim = {"phone": "+998 90 555 44 33"}
+
+    statuses = [
+        (await client.post("/api/premium/sms/send-otp", json=victim)).status,
+        (await client.post("/api/premium/sms/send-otp", json=victim)).status,
+        (await other.post("/api/premium/sms/send-otp", json=victim)).status,
+    ]
+    refused = await other.post("/api/premium/sms/send-otp", json=victim)
+    body = await refused.json()
+    elsewhere = await other.post("/api/premium/sms/send-otp", json={"phone": "901112233"})
+
+    assert statuses == [202, 202, 202]
+    assert (refused.status, body["error"]["code"]) == (429, "rate_limited")
+    assert 1 <= int(refused.headers["Retry-After"]) <= 3600
+    assert elsewhere.status == 202
+
+
+async def test_a_bulk_send_cannot_pass_the_daily_whatsapp_cap(
+    client: TestClient,
+    channel_settings: Settings,  # noqa: F811
+) -> None:
+    seller = await _premium(client, "bulky")
+    cap = PLANS["premium"].daily_whatsapp
+    item = {"phone": "+998 90 123 45 67", "type": "custom", "data": {"text": "hi"}}
+
+    response = await client.post(
+        "/api/whatsapp/send-bulk", json={"notifications": [item] * (cap + 1)}
+    )
+    body = await response.json()
+
+    assert (response.status, body["error"]["code"]) == (429, "daily_cap_reached")
+    assert int(response.headers["Retry-After"]) >= 1
+    assert await Notification.filter(seller_id=seller.id).count() == 0

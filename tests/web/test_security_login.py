@@ -384,3 +384,29 @@ async def test_garbage_cookies_are_just_logged_out(client: TestClient, value: st
     response = await client.get("/api/user", headers={"Cookie": f"{COOKIE}={value!s}"})
     assert response.status == 401
     assert (await response.json())["error"]["code"] == "not_authenticated"
+
+
+async def test_one_address_cannot_farm_accounts(
+    database: None, settings: Settings, aiohttp_client: AiohttpClient
+) -> None:
+    settings.registrations_per_address_per_hour = 5
+    settings.trusted_proxies = "127.0.0.1/32, ::1/128"
+    client = await aiohttp_client(create_app(settings), headers=browser_headers(settings))
+
+    async def sign_up(name: str, address: str) -> int:
+        response = await client.post(
+            "/api/register",
+            json={"username": name, "password": "long-password"},
+            headers={"X-Forwarded-For": address},
+        )
+        return response.status
+
+    farmed = [await sign_up(f"bot{n}", "203.0.113.5") for n in range(5)]
+    # Taken usernames count too: the cap also bounds probing which names exist.
+    refused = await sign_up("bot0", "203.0.113.5")
+    elsewhere = await sign_up("human", "198.51.100.7")
+
+    assert farmed == [201] * 5
+    assert refused == 429
+    assert elsewhere == 201
+    assert await Seller.filter(username__startswith="bot").count() == 5

@@ -237,3 +237,22 @@ async def test_callbacks_are_not_subject_to_the_origin_check(client: TestClient)
         headers={"Origin": "https://evil.example"},
     )
     assert response.status != 403
+
+
+async def test_metrics_are_served_to_the_local_scraper_only(
+    database: None, settings: Settings, aiohttp_client: AiohttpClient
+) -> None:
+    settings.trusted_proxies = "127.0.0.1/32, ::1/128"
+    client = await aiohttp_client(create_app(settings))
+
+    local = await client.get("/metrics")
+    through_proxy = await client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
+    settings_closed = await aiohttp_client(
+        create_app(settings.model_copy(update={"metrics_allowed_networks": "10.0.0.0/8"}))
+    )
+    closed = await settings_closed.get("/metrics")
+
+    assert local.status == 200
+    assert through_proxy.status == 404
+    assert (await through_proxy.json())["error"]["code"] == "not_found"
+    assert closed.status == 404

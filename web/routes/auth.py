@@ -52,7 +52,7 @@ class UserUpdate(ApiModel):
 )
 async def register(request: web.Request, body: RegisterIn) -> web.Response:
     """Create a seller account and log in."""
-    seller = await accounts.register(body)
+    seller = await accounts.register(body, address=client_address(request))
     await sessions.login(request, seller.id)
     return ok(accounts.to_out(seller), status=201)
 

@@ -7,6 +7,8 @@ the first one queued instead of queueing again.
 
 from __future__ import annotations
 
+import json
+
 from aiohttp import web
 
 from core.schemas_notifications import (
@@ -22,10 +24,16 @@ from core.schemas_notifications import (
     WhatsAppBulkIn,
     WhatsAppSendIn,
 )
-from core.services import broadcasts, notification_events, notifications, otp
+from core.services import (
+    broadcasts,
+    notification_events,
+    notifications,
+    otp,
+    whatsapp_inbound,
+)
 from web.api import Api
 from web.auth import current_seller, current_seller_id, int_param
-from web.responses import ok, page
+from web.responses import error, ok, page
 
 api = Api()
 TAG = "notifications"
@@ -151,3 +159,35 @@ async def get_batch(request: web.Request) -> web.Response:
     """A bulk send's progress: counts by status and what remains."""
     state = await broadcasts.progress(await current_seller_id(request), int_param(request))
     return ok(state)
+
+
+# --- WhatsApp's webhook (Meta calls it; its protocol, not ours: left out of the document) ---
+
+WHATSAPP_HOOK = "/whatsapp/webhook"
+
+
+@api.get(WHATSAPP_HOOK, tag=TAG, auth=False, raw_response=True)
+async def whatsapp_hook_check(request: web.Request) -> web.Response:
+    """Meta's subscription check: echo hub.challenge when hub.verify_token is ours."""
+    query = request.query
+    value = whatsapp_inbound.challenge(
+        query.get("hub.mode"), query.get("hub.verify_token"), query.get("hub.challenge")
+    )
+    if value is None:
+        return error(403, "forbidden", "webhook verification failed")
+    return web.Response(text=value)
+
+
+@api.post(WHATSAPP_HOOK, tag=TAG, auth=False, raw_response=True)
+async def whatsapp_hook(request: web.Request) -> web.Response:
+    """Customers' messages and delivery reports, signed with the app secret."""
+    raw = await request.read()
+    signature = request.headers.get(whatsapp_inbound.SIGNATURE_HEADER)
+    if not whatsapp_inbound.signature_ok(raw, signature):
+        return error(403, "forbidden", "bad signature")
+    try:
+        payload = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        return error(400, "bad_request", "the body is not JSON")
+    await whatsapp_inbound.handle(payload)
+    return ok()

@@ -99,7 +99,7 @@ async def payme_callback(request: web.Request) -> web.Response:
             http_method=request.method,
             body=body,
             authorization=request.headers.get("Authorization"),
-            remote=security.client_address(request, settings.trusted_proxies),
+            remote=security.client_ip(request, settings.trusted_proxies),
         ),
         settings,
     )
