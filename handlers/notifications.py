@@ -116,7 +116,7 @@ async def receive_contact(message: Message, ctx: BotContext, state: FSMContext) 
     )
 
 
-@customer_router.message(CustomerLink.phone)
+@customer_router.message(CustomerLink.phone, ~F.text.startswith("/"))
 async def ask_contact_again(message: Message, ctx: BotContext) -> None:
     await message.answer(
         ctx.t("notifications.link_not_own_contact"), reply_markup=contact_keyboard(ctx)
@@ -283,7 +283,7 @@ async def _show_progress(
     await broadcasts.attach_progress(batch, target.chat.id, target.message_id)
 
 
-@seller_router.message(CustomerMessage.text, F.text)
+@seller_router.message(CustomerMessage.text, F.text, ~F.text.startswith("/"))
 async def send_to_customer(message: Message, ctx: BotContext, state: FSMContext) -> None:
     seller = ctx.seller
     assert seller is not None
@@ -334,7 +334,7 @@ async def ask_broadcast(
     await screens.show(query, text, keyboards.cancel_only(ctx))
 
 
-@seller_router.message(CustomerMessage.broadcast, F.text)
+@seller_router.message(CustomerMessage.broadcast, F.text, ~F.text.startswith("/"))
 async def confirm_broadcast(message: Message, ctx: BotContext, state: FSMContext) -> None:
     text = await _typed_text(message, ctx)
     if text is None:

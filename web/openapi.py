@@ -141,6 +141,21 @@ def _bound_integers(node: Any) -> None:
             _bound_integers(value)
 
 
+def _no_nul_text(node: Any) -> None:
+    """Say in the document what `web.api` enforces: no text holds a NUL character."""
+    if isinstance(node, dict):
+        if node.get("type") == "string" and not node.keys() & {"format", "enum", "const"}:
+            if "pattern" in node:
+                node.setdefault("not", {"pattern": "\u0000"})
+            else:
+                node["pattern"] = "^[^\u0000]*$"
+        for value in list(node.values()):
+            _no_nul_text(value)
+    elif isinstance(node, list):
+        for value in node:
+            _no_nul_text(value)
+
+
 def _operation(op: Operation, refs: dict[Any, Any], components: dict[str, Any]) -> dict[str, Any]:
     responses: dict[str, Any] = {
         str(op.status): {
@@ -184,6 +199,8 @@ def build(operations: list[Operation], *, title: str, version: str, cookie: str)
         paths.setdefault(op.openapi_path, {})[op.method.lower()] = _operation(op, refs, components)
     _bound_integers(paths)
     _bound_integers(components)
+    _no_nul_text(paths)
+    _no_nul_text(components)
     return {
         "openapi": "3.1.0",
         "info": {

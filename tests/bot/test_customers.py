@@ -308,3 +308,14 @@ def _callback(user_id: int, data: str, message_id: int) -> Update:
         data=data,
     )
     return Update(update_id=next(_ids), callback_query=query)
+
+
+async def test_a_command_while_writing_is_a_command_not_a_message(kit: BotKit) -> None:
+    seller = await shop()
+    (buyer,) = await customers(seller, 1)
+    await kit.press(f"cu:write:{buyer.id}:1:", user_id=SELLER)
+
+    await kit.send("/menu", user_id=SELLER)
+
+    assert await Notification.all().count() == 0
+    assert kit.last("sendMessage").text == t("menu.title", "en", name="Silk Road")
