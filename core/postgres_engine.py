@@ -69,8 +69,9 @@ class RetryingTransactionContext(TransactionContextPooled):
             wrapper._connection = connection
             try:
                 await wrapper.begin()
-            except Exception as exc:
-                await pool.release(connection)
+            except BaseException as exc:
+                # Back to the pool, whatever happened (cancellation included).
+                await asyncio.shield(pool.release(connection))
                 if delay is None or not connection_lost(exc):
                     raise
                 log.warning("database connection lost, retrying BEGIN error=%s", exc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from pydantic import BaseModel
@@ -141,6 +142,19 @@ def _bound_integers(node: Any) -> None:
             _bound_integers(value)
 
 
+# Any JSON value whose texts hold no NUL: what a free-form object (`data`) may contain.
+JSON_VALUE = {
+    "anyOf": [
+        {"type": "string"},
+        {"type": "number"},
+        {"type": "boolean"},
+        {"type": "null"},
+        {"type": "array", "items": {"$ref": REF.format(model="JsonValue")}},
+        {"type": "object", "additionalProperties": {"$ref": REF.format(model="JsonValue")}},
+    ]
+}
+
+
 def _no_nul_text(node: Any) -> None:
     """Say in the document what `web.api` enforces: no text holds a NUL character."""
     if isinstance(node, dict):
@@ -149,6 +163,9 @@ def _no_nul_text(node: Any) -> None:
                 node.setdefault("not", {"pattern": "\u0000"})
             else:
                 node["pattern"] = "^[^\u0000]*$"
+        free_form = node.get("type") == "object" and "properties" not in node
+        if free_form and node.get("additionalProperties", True) is True:
+            node["additionalProperties"] = {"$ref": REF.format(model="JsonValue")}
         for value in list(node.values()):
             _no_nul_text(value)
     elif isinstance(node, list):
@@ -194,6 +211,7 @@ def build(operations: list[Operation], *, title: str, version: str, cookie: str)
     documented = [op for op in operations if not op.raw_response]
     refs, components = _model_schemas(documented)
     components["Error"] = ERROR_SCHEMA
+    components["JsonValue"] = copy.deepcopy(JSON_VALUE)
     paths: dict[str, dict[str, Any]] = {}
     for op in documented:
         paths.setdefault(op.openapi_path, {})[op.method.lower()] = _operation(op, refs, components)

@@ -124,12 +124,6 @@ def shared_store(settings: Settings | None = None) -> LimitStore:
     return entry[1]
 
 
-def use_store(store: LimitStore, settings: Settings | None = None) -> None:
-    """Install `store` for these settings (a runtime that built its own)."""
-    settings = settings or get_settings()
-    _stores[id(settings)] = (settings, store)
-
-
 async def close_shared() -> None:
     """Forget every store (at shutdown); memory counters are dropped with them."""
     entries = list(_stores.values())

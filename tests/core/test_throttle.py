@@ -18,7 +18,8 @@ from core.settings import Settings
 def _redis_url() -> str | None:
     url = os.environ.get("REDIS_URL", "").strip() or "redis://127.0.0.1:6379/0"
     try:
-        redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1).ping()
+        with redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1) as probe:
+            probe.ping()
     except redis.RedisError:
         return None
     return url

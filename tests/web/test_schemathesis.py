@@ -3,9 +3,8 @@
 The real app is served on 127.0.0.1 (a free port) from a thread of its own; schemathesis'
 engine runs every phase (examples, coverage, fuzzing, stateful) with every default check, as
 a logged-in seller (premium, which has every feature, and an administrator, so that every
-operation can succeed),
-plus a check of our own: no answer ever names a password hash, an admin flag or a seller id.
-The run must cover every documented operation and find nothing.
+operation can succeed), plus a check of our own: no answer ever names a password hash, an
+admin flag or a seller id. The run must cover every documented operation and find nothing.
 """
 
 from __future__ import annotations
@@ -73,9 +72,7 @@ class LiveServer:
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self.port = self.runner.addresses[0][1]
         self.context = contextvars.copy_context()
 
     async def _stop(self) -> None:
@@ -110,6 +107,7 @@ def live(settings: Settings) -> Iterator[LiveServer]:
     settings.rate_limit_multiplier = 100
     settings.login_max_failures = 10_000
     settings.login_max_attempts_per_address = 10_000
+    settings.registrations_per_address_per_hour = 10_000
     # Channels configured (sends are only queued: no worker delivers them here).
     nowhere = "http://127.0.0.1:9"
     settings.bot_token = SecretStr("123456:fuzz-token")
