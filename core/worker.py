@@ -29,6 +29,7 @@ import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from core import metrics
+from core.aio import checkpoint
 from core.availability import is_outage
 from core.redis import REDIS_ERRORS, Redis
 
@@ -194,6 +195,7 @@ class Leadership:
     async def run(self, stop: asyncio.Event) -> None:
         try:
             while not stop.is_set():
+                checkpoint()
                 await self.step()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.interval)
@@ -236,6 +238,7 @@ class Worker:
 
     async def _guard(self, name: str, loop: Loop) -> None:
         while not self.stop_event.is_set():
+            checkpoint()
             try:
                 await loop(self.stop_event)
                 return

@@ -51,6 +51,7 @@ from typing import Generic, Protocol, TypeVar
 
 from tortoise.expressions import Q
 
+from core.aio import checkpoint
 from core.integrations.delivery import (
     AmbiguousFailure,
     ChannelUnavailable,
@@ -338,6 +339,7 @@ class ChannelRunner:
         feeder = asyncio.create_task(self._feed(), name=f"claim-{self.channel}")
         try:
             while not stop.is_set():
+                checkpoint()
                 if not self._heap:
                     self._hungry.set()
                     self._fed.clear()
@@ -359,6 +361,7 @@ class ChannelRunner:
         """Keep about `capacity` rows claimed ahead of the dispatcher."""
         poll = self.settings.notification_poll_interval
         while not self._halt.is_set():
+            checkpoint()
             wanted = self.capacity - len(self._claimed)
             pause = self._resume_at - self._now()
             if pause > 0 or wanted < self.capacity // 2:
@@ -459,6 +462,7 @@ class ChannelRunner:
         """One of the channel's window permits; None when stopping."""
         hold = self.settings.channel_timeout + self.pace.period + 5
         while not stop.is_set() and not self._halt.is_set():
+            checkpoint()
             permit, wait = await self.pacer.acquire(self.channel_key, self.pace.capacity, hold)
             if permit is not None:
                 return permit
@@ -669,6 +673,7 @@ class DeliveryWorker:
         """Renew this worker's leases, settle the leases of workers that died."""
         lease = self.settings.notification_lease_seconds
         while not stop.is_set():
+            checkpoint()
             try:
                 held = [row_id for runner in self.runners for row_id in runner.held()]
                 await outbox.renew(self.worker, lease, held)
@@ -684,6 +689,7 @@ class DeliveryWorker:
     async def _progress(self, stop: asyncio.Event) -> None:
         """Edit each batch's progress message in the seller's chat until the batch is done."""
         while not stop.is_set():
+            checkpoint()
             try:
                 for batch in await broadcasts.open_progress_batches():
                     await self._report(batch)
@@ -717,6 +723,7 @@ class DeliveryWorker:
         """Ask Eskiz what became of sent SMS until each is delivered or failed (two days)."""
         interval = self.settings.eskiz_status_interval
         while not stop.is_set():
+            checkpoint()
             await _sleep(stop, interval)
             try:
                 await self._check_sms(interval)

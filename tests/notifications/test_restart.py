@@ -79,10 +79,6 @@ def received(server: FakeTelegramServer) -> Counter[str]:
 
 
 @pytest.mark.timeout(90)
-@pytest.mark.xfail(
-    strict=False,
-    reason="TODO(issue 4): hangs on PostgreSQL under load; the successor worker stalls",
-)
 async def test_a_cancelled_worker_and_its_successor_send_each_message_once(
     database: None, fast_settings: Settings, fast_telegram: FakeTelegramServer
 ) -> None:

@@ -41,12 +41,16 @@ def _admin_dsn(database_url: str) -> str:
     return base.replace("postgres://", "postgresql://", 1) + "/postgres"
 
 
-async def create_database(database_url: str, prefix: str = "scx_scale") -> str:
-    """A fresh empty database next to `database_url`'s; returns its URL."""
+async def create_database(
+    database_url: str, prefix: str = "scx_scale", template: str | None = None
+) -> str:
+    """A fresh database next to `database_url`'s (empty, or a copy of the `template`
+    database's URL); returns its URL."""
     name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    copy = f' TEMPLATE "{template.rpartition("/")[2]}"' if template else ""
     conn = await asyncpg.connect(_admin_dsn(database_url))
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"{copy}')
     finally:
         await conn.close()
     return database_url.rpartition("/")[0] + "/" + name
