@@ -12,9 +12,9 @@ runs (plan lookup included) but never refuses. This one process then serves, on 
 127.0.0.1 ports in the same event loop:
 
 - app:  `create_app()` with every middleware; `GET /api/products?limit=50` with the session
-        cookie (session and account check, rate-limit middleware, count + page queries
+        cookie (session and account check, rate-limit middleware, the page query
         through tortoise, pydantic models, the JSON envelope);
-- raw:  a bare aiohttp app whose handler runs the same two SQL statements through the raw
+- raw:  a bare aiohttp app whose handler runs the same SQL statement through the raw
         driver (aiosqlite, or an asyncpg pool configured as the app's) and builds the same
         JSON, checked byte for byte against the app's answer;
 - bare: the same bare app returning those bytes as they are.
@@ -67,10 +67,10 @@ PATH = f"/api/products?limit={PRODUCTS}"
 TARGET_RATIO, TARGET_RPS = 0.5, 1000.0
 BENCH_DIR = Path(__file__).resolve().parent
 
-COUNT_SQL = 'SELECT COUNT(*) FROM "products" WHERE "seller_id"={p1}'
-PAGE_SQL = (
+# The statement the app runs for the page: the rows and, by a window count, the total.
+LIST_SQL = (
     'SELECT "id","sku","name","description","price","stock","category","photos",'
-    '"created_at","updated_at" FROM "products" WHERE "seller_id"={p1} '
+    '"created_at","updated_at",COUNT(*) OVER () FROM "products" WHERE "seller_id"={p1} '
     'ORDER BY "id" DESC LIMIT {p2} OFFSET {p3}'
 )
 
@@ -183,17 +183,15 @@ Fetch = Callable[[int, int], Awaitable[tuple[int, list[Any]]]]
 
 @asynccontextmanager
 async def raw_driver(settings: Settings) -> AsyncIterator[Fetch]:
-    """The two statements through aiosqlite (one connection, as the app has) or asyncpg."""
+    """The statement through aiosqlite (one connection, as the app has) or asyncpg."""
     if settings.is_sqlite:
         conn = await aiosqlite.connect(settings.database_url.split("://", 1)[1])
-        count_sql, page_sql = (s.format(p1="?", p2="?", p3="?") for s in (COUNT_SQL, PAGE_SQL))
+        list_sql = LIST_SQL.format(p1="?", p2="?", p3="?")
 
         async def fetch_sqlite(seller_id: int, limit: int) -> tuple[int, list[Any]]:
-            async with conn.execute(count_sql, (seller_id,)) as cursor:
-                (total,) = await cursor.fetchone() or (0,)
-            async with conn.execute(page_sql, (seller_id, limit, 0)) as cursor:
+            async with conn.execute(list_sql, (seller_id, limit, 0)) as cursor:
                 rows = list(await cursor.fetchall())
-            return int(total), rows
+            return (int(rows[0][10]) if rows else 0), rows
 
         try:
             yield fetch_sqlite
@@ -205,13 +203,12 @@ async def raw_driver(settings: Settings) -> AsyncIterator[Fetch]:
     pool = await asyncpg.create_pool(
         dsn, min_size=1, max_size=settings.db_pool_size, reset=db.keep_session_state
     )
-    count_sql, page_sql = (s.format(p1="$1", p2="$2", p3="$3") for s in (COUNT_SQL, PAGE_SQL))
+    list_sql = LIST_SQL.format(p1="$1", p2="$2", p3="$3")
 
     async def fetch_pg(seller_id: int, limit: int) -> tuple[int, list[Any]]:
         async with pool.acquire() as conn:
-            total = await conn.fetchval(count_sql, seller_id)
-            rows = await conn.fetch(page_sql, seller_id, limit, 0)
-        return int(total), list(rows)
+            rows = await conn.fetch(list_sql, seller_id, limit, 0)
+        return (int(rows[0][10]) if rows else 0), list(rows)
 
     try:
         yield fetch_pg

@@ -23,7 +23,7 @@ from bot.context import BotContext
 from bot.keyboards import back_to_menu
 from core.formatting import format_money
 from core.models import Order, OrderStatus, Product
-from core.schemas import OrderOut, Pagination
+from core.schemas import OrderOut, Pagination, ProductOut
 from core.services.orders import allowed_next
 
 PREV, NEXT = "◀", "▶"
@@ -62,7 +62,7 @@ def _markup(rows: Sequence[Sequence[InlineKeyboardButton]]) -> InlineKeyboardMar
 
 
 def product_list(
-    ctx: BotContext, items: Sequence[Product], pagination: Pagination
+    ctx: BotContext, items: Sequence[ProductOut], pagination: Pagination
 ) -> InlineKeyboardMarkup:
     rows = [
         [

@@ -149,5 +149,13 @@ async def ping() -> bool:
     return True
 
 
+def sql(statement: str) -> str:
+    """A `?`-placeholder statement in the connection's style (`$1, $2...` on PostgreSQL)."""
+    if not is_postgres():
+        return statement
+    parts = statement.split("?")
+    return "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
 def is_postgres() -> bool:
     return connection().capabilities.dialect == "postgres"

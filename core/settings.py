@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     session_max_age: int = 30 * 24 * 3600
     session_idle_timeout: int = 7 * 24 * 3600
     max_body_bytes: int = 1_048_576
+    # Seconds a web process may reuse an account it read (plan, admin flag, active) before
+    # reading it again. Changes made by this process apply at once; the time bounds how long
+    # another process's change (the CLI) takes. None: 2 on SQLite, where one process serves
+    # everything, 0 (always read) on PostgreSQL, where several web processes share the data.
+    account_cache_seconds: float | None = None
     request_timeout: float = 30.0
 
     # Abuse controls (web/security.py, core/services/throttle.py).
@@ -130,6 +135,12 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def account_cache_ttl(self) -> float:
+        if self.account_cache_seconds is not None:
+            return max(0.0, self.account_cache_seconds)
+        return 2.0 if self.is_sqlite else 0.0
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -38,6 +38,10 @@ def _timestamp(raw: bytes) -> datetime | str:
 sqlite3.register_converter("TIMESTAMP", _timestamp)
 
 
+def _casefold(value: object) -> object:
+    return value.casefold() if isinstance(value, str) else value
+
+
 class ImmediateTransactionWrapper(SqliteTransactionWrapper):
     async def begin(self) -> None:
         try:
@@ -61,6 +65,8 @@ class ImmediateSqliteClient(SqliteClient):
             self.filename, isolation_level=None, detect_types=sqlite3.PARSE_DECLTYPES
         )
         self._connection._conn.row_factory = sqlite3.Row
+        # Case-insensitive search in every script (SQLite's own LOWER and LIKE fold ASCII only).
+        await self._connection.create_function("casefold", 1, _casefold, deterministic=True)
         for pragma, value in self.pragmas.items():
             await (await self._connection.execute(f"PRAGMA {pragma}={value}")).close()
         await self._post_connect()

@@ -21,7 +21,7 @@ from bot.states import ProductAdd, ProductEdit
 from core.errors import AppError, Conflict, NotFound, ValidationFailed
 from core.formatting import parse_whole_number
 from core.models import Product
-from core.schemas import Pagination, ProductIn, ProductQuery
+from core.schemas import Pagination, ProductIn, ProductOut, ProductQuery
 from core.services import products
 from core.validation import validate
 
@@ -54,7 +54,7 @@ def error_text(ctx: BotContext, exc: AppError, sku: str = "") -> str:
 # --- the list and the card ----------------------------------------------------------------
 
 
-async def _page(seller_id: int, page: int) -> tuple[list[Product], Pagination]:
+async def _page(seller_id: int, page: int) -> tuple[list[ProductOut], Pagination]:
     """The page asked for, or the last one when the catalog has shrunk since."""
     query = ProductQuery(page=min(max(page, 1), MAX_PAGE), limit=PAGE_SIZE)
     items, pagination = await products.list_page(seller_id, query)

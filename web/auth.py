@@ -23,7 +23,7 @@ async def current_seller(request: web.Request) -> Seller:
         return seller
     seller_id = await sessions.require_seller_id(request)
     try:
-        seller = await accounts.get_seller(seller_id)
+        seller = await accounts.active_seller(seller_id)
     except NotFound:
         await sessions.logout(request)
         raise NotAuthenticated("the account no longer exists") from None

@@ -251,7 +251,7 @@ async def _optional_seller(request: web.Request) -> Seller | None:
     if seller_id is None:
         return None
     try:
-        seller = await accounts.get_seller(seller_id)
+        seller = await accounts.active_seller(seller_id)
     except NotFound:
         return None
     request[SELLER] = seller

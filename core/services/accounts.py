@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import secrets
 import string
+import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.signals import post_delete, post_save
 
 from core import db
 from core.errors import Conflict, InvalidCredentials, NotFound, UnknownReference
@@ -144,6 +148,68 @@ async def authenticate(username: str, password: str, *, address: str = "unknown"
     return seller
 
 
+class _ActiveSellers:
+    """Active sellers this process read, by id, for `Settings.account_cache_ttl` seconds.
+
+    Every request of the REST API reads its seller (the plan sets the rate limit, a
+    deactivated account must stop at once); on SQLite that read was a third of the cost of
+    listing 50 products (bench/api.py). Saves and deletes of a seller in this process
+    forget it at once (the model's signals); `forget()` is for bulk updates. Callers get a
+    copy, so a handler that changes its seller never changes the cached one.
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict[int, tuple[float, Seller]] = {}
+
+    def get(self, seller_id: int) -> Seller | None:
+        found = self._rows.get(seller_id)
+        if found is None:
+            return None
+        if found[0] < time.monotonic():
+            self._rows.pop(seller_id, None)
+            return None
+        return copy.copy(found[1])
+
+    def put(self, seller: Seller, ttl: float) -> None:
+        if ttl <= 0:
+            return
+        if len(self._rows) >= _CACHE_SIZE:
+            self._rows.clear()
+        self._rows[seller.id] = (time.monotonic() + ttl, copy.copy(seller))
+
+    def forget(self, seller_id: int | None = None) -> None:
+        if seller_id is None:
+            self._rows.clear()
+        else:
+            self._rows.pop(seller_id, None)
+
+
+_CACHE_SIZE = 10_000
+_active = _ActiveSellers()
+forget = _active.forget
+
+
+@post_save(Seller)
+async def _saved(
+    sender: type[Seller], instance: Seller, created: bool, using_db: Any, fields: Any
+) -> None:
+    _active.forget(instance.id)
+
+
+@post_delete(Seller)
+async def _deleted(sender: type[Seller], instance: Seller, using_db: Any) -> None:
+    _active.forget(instance.id)
+
+
+async def active_seller(seller_id: int) -> Seller:
+    """The active seller with this id, from this process's short cache when it has it."""
+    seller = _active.get(seller_id)
+    if seller is None:
+        seller = await get_seller(seller_id)
+        _active.put(seller, get_settings().account_cache_ttl)
+    return seller
+
+
 async def get_seller(seller_id: int) -> Seller:
     seller = await Seller.get_or_none(id=seller_id, is_active=True)
     if seller is None:
@@ -203,6 +269,7 @@ async def _attach_telegram(seller: Seller, telegram_id: int, how: str) -> Seller
             .using_db(conn)
             .update(telegram_id=None)
         )
+        forget()  # the detached accounts
         seller.telegram_id = telegram_id
         await seller.save(update_fields=["telegram_id", "updated_at"], using_db=conn)
         await audit.record(

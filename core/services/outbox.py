@@ -178,14 +178,6 @@ async def renew(worker: str, lease_seconds: float, ids: Sequence[int]) -> int:
     return renewed
 
 
-def _sql(statement: str) -> str:
-    """A `?`-placeholder statement in the dialect's placeholder style."""
-    if not db.is_postgres():
-        return statement
-    parts = statement.split("?")
-    return "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], 1)) + parts[-1]
-
-
 # The two statements around every send are the hot path: plain SQL, no query building, and
 # one statement for every message handed over (or answered) within a few milliseconds.
 _BEGIN = (
@@ -208,7 +200,7 @@ async def begin_attempts(rows: Sequence[Notification], worker: str) -> set[int]:
     marks = ", ".join("?" for _ in rows)
     # execute_query_dict: the rows of UPDATE ... RETURNING on both backends.
     found = await db.connection().execute_query_dict(
-        _sql(_BEGIN.format(ids=marks)), [at, worker, *(row.id for row in rows)]
+        db.sql(_BEGIN.format(ids=marks)), [at, worker, *(row.id for row in rows)]
     )
     taken = {int(record["id"]) for record in found}
     for row in rows:
@@ -240,7 +232,7 @@ async def mark_sent_many(answers: Sequence[tuple[Notification, str | None]], wor
     ids = ", ".join("?" for _ in answers)
     values: list[Any] = [value for row, provider_id in answers for value in (row.id, provider_id)]
     values += [at, worker, *(row.id for row, _ in answers)]
-    await db.connection().execute_query(_sql(_SENT.format(cases=cases, ids=ids)), values)
+    await db.connection().execute_query(db.sql(_SENT.format(cases=cases, ids=ids)), values)
     for row, provider_id in answers:
         row.state, row.sent_at, row.provider_message_id = S.SENT, at, provider_id
 

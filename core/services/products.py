@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from pydantic import TypeAdapter
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
-from tortoise.queryset import QuerySet
 
 from core import db
 from core.errors import Conflict, NotFound
@@ -67,40 +67,66 @@ async def get(seller_id: int, product_id: int) -> Product:
     return product
 
 
-def _matching(seller_id: int, query: ProductQuery) -> QuerySet[Product]:
-    qs = Product.filter(seller_id=seller_id)
+# The list is the hot path of the REST API (bench/api.py): one statement, written once per
+# filter combination, brings the page and the total (a window count), and the rows go
+# straight into ProductOut. Search is case-insensitive in every script (`casefold` is the
+# Python function the SQLite connection registers; PostgreSQL's LOWER knows Unicode).
+_LIST_COLUMNS = (
+    '"id","sku","name","description","price","stock" AS "stock_quantity","category",'
+    '"photos","created_at","updated_at"'
+)
+_PRODUCTS: TypeAdapter[list[ProductOut]] = TypeAdapter(list[ProductOut])
+_LIKE_ESCAPE = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
+
+
+def _where(seller_id: int, query: ProductQuery) -> tuple[str, list[Any]]:
+    clauses: list[str] = ['"seller_id" = ?']
+    params: list[Any] = [seller_id]
     if query.search:
-        qs = qs.filter(Q(name__icontains=query.search) | Q(sku__icontains=query.search))
+        postgres = db.is_postgres()
+        fold = "LOWER" if postgres else "casefold"
+        needle = query.search.lower() if postgres else query.search.casefold()
+        pattern = f"%{needle.translate(_LIKE_ESCAPE)}%"
+        clauses.append(
+            f"({fold}(\"name\") LIKE ? ESCAPE '\\' OR {fold}(\"sku\") LIKE ? ESCAPE '\\')"
+        )
+        params += [pattern, pattern]
     if query.category:
-        qs = qs.filter(category=query.category)
-    return qs
+        clauses.append('"category" = ?')
+        params.append(query.category)
+    return " AND ".join(clauses), params
 
 
-def _page_of(qs: QuerySet[Product], query: ProductQuery) -> QuerySet[Product]:
-    return qs.order_by("-id").offset((query.page - 1) * query.limit).limit(query.limit)
+def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+    photos = row["photos"]
+    if isinstance(photos, str | bytes):
+        row["photos"] = json.loads(photos)
+    return row
 
 
-async def list_page(seller_id: int, query: ProductQuery) -> tuple[list[Product], Pagination]:
-    qs = _matching(seller_id, query)
-    total = await qs.count()
-    items = await _page_of(qs, query).all()
-    return items, paginate(query.page, query.limit, total)
-
-
-# Product columns as ProductOut names them (the model's `stock` is `stock_quantity` there).
-_OUT_COLUMNS = {name: _FIELD_MAP.get(name, name) for name in ProductOut.model_fields}
-
-
-async def list_out(seller_id: int, query: ProductQuery) -> tuple[list[ProductOut], Pagination]:
-    """`list_page` for the REST API: rows go straight into ProductOut.
-
-    Building a Product model per row only to copy it into ProductOut was the largest cost of
-    `GET /api/products` (bench/api.py); the query is the same.
-    """
-    qs = _matching(seller_id, query)
-    total = await qs.count()
-    rows = await _page_of(qs, query).values(**_OUT_COLUMNS)
-    items = [ProductOut.model_validate(row) for row in rows]
+async def list_page(seller_id: int, query: ProductQuery) -> tuple[list[ProductOut], Pagination]:
+    """A page of the seller's products, newest first, with search (name or SKU) and a
+    category filter; the same for the bot and the REST API."""
+    where, params = _where(seller_id, query)
+    offset = (query.page - 1) * query.limit
+    conn = db.connection()
+    rows = await conn.execute_query_dict(
+        db.sql(
+            f'SELECT {_LIST_COLUMNS}, COUNT(*) OVER () AS "total" FROM "products" '
+            f'WHERE {where} ORDER BY "id" DESC LIMIT ? OFFSET ?'
+        ),
+        [*params, query.limit, offset],
+    )
+    if rows:
+        total = int(rows[0]["total"])
+    elif offset == 0:
+        total = 0
+    else:  # past the last page: the window count came back with no row
+        counted = await conn.execute_query_dict(
+            db.sql(f'SELECT COUNT(*) AS "total" FROM "products" WHERE {where}'), params
+        )
+        total = int(counted[0]["total"])
+    items = _PRODUCTS.validate_python([_decoded(row) for row in rows])
     return items, paginate(query.page, query.limit, total)
 
 

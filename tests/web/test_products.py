@@ -137,6 +137,7 @@ async def test_list_paginates(seller_client: TestClient) -> None:
     assert last["pagination"] == {"page": 3, "limit": 10, "total": 25, "pages": 3}
     assert [p["sku"] for p in last["data"]] == [f"P-{i:02d}" for i in range(4, -1, -1)]
     assert beyond["data"] == []
+    assert beyond["pagination"] == {"page": 4, "limit": 10, "total": 25, "pages": 3}
 
 
 async def test_list_defaults_and_empty_catalog(seller_client: TestClient) -> None:
@@ -167,6 +168,30 @@ async def test_search_by_name_or_sku(
     body = await (await seller_client.get("/api/products", params={"search": search})).json()
     assert [p["sku"] for p in body["data"]] == expected
     assert body["pagination"]["total"] == len(expected)
+
+
+@pytest.mark.parametrize(
+    ("search", "expected"),
+    [
+        ("ФУТБОЛКА", ["RU-1"]),  # Cyrillic folds too, not only ASCII
+        ("oʻzbek", ["UZ-1"]),
+        ("OʻZBEK", ["UZ-1"]),
+        ("50%", ["PCT-1"]),  # % and _ are letters here, not patterns
+        ("a_b", ["US-1"]),
+        ("%", ["PCT-1"]),
+    ],
+)
+async def test_search_folds_every_script_and_takes_wildcards_literally(
+    seller_client: TestClient, search: str, expected: list[str]
+) -> None:
+    await create_product(seller_client, sku="RU-1", name="Футболка хлопковая")
+    await create_product(seller_client, sku="UZ-1", name="Oʻzbek choponi")
+    await create_product(seller_client, sku="PCT-1", name="Sale 50% off")
+    await create_product(seller_client, sku="US-1", name="a_b connector")
+    await create_product(seller_client, sku="AXB-1", name="axb connector")
+
+    body = await (await seller_client.get("/api/products", params={"search": search})).json()
+    assert [p["sku"] for p in body["data"]] == expected
 
 
 async def test_category_filter_and_search_combine(seller_client: TestClient) -> None:

@@ -307,9 +307,42 @@ async def test_password_change_guesses_are_throttled(seller_client: TestClient) 
 
 async def test_a_deactivated_seller_loses_access_at_once(seller_client: TestClient) -> None:
     assert (await seller_client.get("/api/products")).status == 200
-    await Seller.filter(username="alice").update(is_active=False)
+    seller = await Seller.get(username="alice")
+    seller.is_active = False
+    await seller.save()
     assert (await seller_client.get("/api/products")).status == 401
     assert (await seller_client.get("/api/user")).status == 401
+
+
+async def test_a_change_made_by_another_process_applies_within_the_account_cache_time(
+    seller_client: TestClient, settings: Settings
+) -> None:
+    settings.account_cache_seconds = 0.3
+    assert (await seller_client.get("/api/products")).status == 200
+    # As the CLI would: a plain UPDATE this process never sees.
+    await Seller.filter(username="alice").update(is_active=False)
+    cached = (await seller_client.get("/api/products")).status
+    await asyncio.sleep(0.35)
+    assert (cached, (await seller_client.get("/api/products")).status) == (200, 401)
+
+
+async def test_without_an_account_cache_every_request_reads_the_account(
+    seller_client: TestClient, settings: Settings
+) -> None:
+    settings.account_cache_seconds = 0
+    assert (await seller_client.get("/api/products")).status == 200
+    await Seller.filter(username="alice").update(is_active=False)
+    assert (await seller_client.get("/api/products")).status == 401
+
+
+async def test_a_plan_bought_applies_to_the_next_request(seller_client: TestClient) -> None:
+    before = await seller_client.get("/api/products")
+    seller = await Seller.get(username="alice")
+    seller.plan = "enterprise"
+    await seller.save()
+    after = await seller_client.get("/api/products")
+    assert before.headers["X-RateLimit-Limit"] == "100"
+    assert "X-RateLimit-Limit" not in after.headers  # enterprise is unlimited
 
 
 async def test_cookie_flags_without_https(client: TestClient) -> None:
