@@ -13,7 +13,7 @@ runs (plan lookup included) but never refuses. This one process then serves, on 
 
 - app:  `create_app()` with every middleware; `GET /api/products?limit=50` with the session
         cookie (session and account check, rate-limit middleware, the page query
-        through tortoise, pydantic models, the JSON envelope);
+        through tortoise's connection, rows named as the JSON writes them, the envelope);
 - raw:  a bare aiohttp app whose handler runs the same SQL statement through the raw
         driver (aiosqlite, or an asyncpg pool configured as the app's) and builds the same
         JSON, checked byte for byte against the app's answer;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import secrets
 import time
@@ -65,13 +66,23 @@ def _route(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
+# Request ids: this process's random prefix and a counter. Unique across processes and
+# restarts, and no system call per request (they are labels, not secrets).
+_REQUEST_PREFIX = secrets.token_hex(4)
+_request_counter = itertools.count(1)
+
+
+def _next_request_id() -> str:
+    return f"{_REQUEST_PREFIX}{next(_request_counter):08x}"
+
+
 @web.middleware
 async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Give each request an id (or keep the proxy's), put it on every log line of the
     request, count and time the request, and log one line when it ends."""
     incoming = request.headers.get("X-Request-ID", "")
     request_id = incoming if 8 <= len(incoming) <= 64 and incoming.isprintable() else ""
-    request_id = request_id or secrets.token_hex(8)
+    request_id = request_id or _next_request_id()
     request[REQUEST_ID] = request_id
     started = time.perf_counter()
     status = 500

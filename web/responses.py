@@ -32,7 +32,8 @@ def ok(data: Any = None, status: int = 200, **extra: Any) -> web.Response:
     return json_response(payload, status)
 
 
-def page(items: Sequence[BaseModel], pagination: Pagination) -> web.Response:
+def page(items: Sequence[BaseModel | dict[str, Any]], pagination: Pagination) -> web.Response:
+    """A page: models, or rows already named as JSON writes them."""
     return ok(list(items), pagination=pagination)
 
 

@@ -8,6 +8,7 @@ and adds the CORS and rate-limit headers.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
@@ -74,7 +75,9 @@ def networks(spec: str) -> list[Network]:
     return [ipaddress.ip_network(p.strip(), strict=False) for p in spec.split(",") if p.strip()]
 
 
+@functools.lru_cache(maxsize=4096)
 def _parse_ip(value: str) -> Ip | None:
+    """An address as the limits count it (IPv4-mapped IPv6 as IPv4); parsed once per text."""
     try:
         ip = ipaddress.ip_address(value.strip())
     except ValueError:
@@ -83,6 +86,7 @@ def _parse_ip(value: str) -> Ip | None:
     return mapped or ip
 
 
+@functools.lru_cache(maxsize=4096)
 def _key_of(ip: Ip) -> str:
     if isinstance(ip, ipaddress.IPv4Address):
         return str(ip)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -68,12 +69,25 @@ async def get(seller_id: int, product_id: int) -> Product:
 
 
 # The list is the hot path of the REST API (bench/api.py): one statement, written once per
-# filter combination, brings the page and the total (a window count), and the rows go
-# straight into ProductOut. Search is case-insensitive in every script (`casefold` is the
-# Python function the SQLite connection registers; PostgreSQL's LOWER knows Unicode).
-_LIST_COLUMNS = (
-    '"id","sku","name","description","price","stock" AS "stock_quantity","category",'
-    '"photos","created_at","updated_at"'
+# filter combination, brings the page and the total (a window count), its columns named as
+# the API writes them, so that the rows are the answer (the database's own values need no
+# second validation) and the bot reads the same rows as ProductOut. Search is
+# case-insensitive in every script (`casefold` is the Python function the SQLite connection
+# registers; PostgreSQL's LOWER knows Unicode).
+_LIST_COLUMNS = ", ".join(
+    f'"{column}" AS "{name}"'
+    for column, name in (
+        ("id", "id"),
+        ("sku", "sku"),
+        ("name", "name"),
+        ("description", "description"),
+        ("price", "price"),
+        ("stock", "stockQuantity"),
+        ("category", "category"),
+        ("photos", "photos"),
+        ("created_at", "createdAt"),
+        ("updated_at", "updatedAt"),
+    )
 )
 _PRODUCTS: TypeAdapter[list[ProductOut]] = TypeAdapter(list[ProductOut])
 _LIKE_ESCAPE = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
@@ -97,16 +111,18 @@ def _where(seller_id: int, query: ProductQuery) -> tuple[str, list[Any]]:
     return " AND ".join(clauses), params
 
 
-def _decoded(row: dict[str, Any]) -> dict[str, Any]:
-    photos = row["photos"]
-    if isinstance(photos, str | bytes):
-        row["photos"] = json.loads(photos)
-    return row
+@functools.lru_cache(maxsize=4096)
+def _photo_list(text: str) -> tuple[str, ...]:
+    """A photos column (JSON text) as a tuple: most products share `[]`, and a page of a
+    catalog is read again and again, so each text is parsed once."""
+    return tuple(json.loads(text))
 
 
-async def list_page(seller_id: int, query: ProductQuery) -> tuple[list[ProductOut], Pagination]:
+async def list_rows(
+    seller_id: int, query: ProductQuery
+) -> tuple[list[dict[str, Any]], Pagination]:
     """A page of the seller's products, newest first, with search (name or SKU) and a
-    category filter; the same for the bot and the REST API."""
+    category filter: each row a ProductOut as JSON writes it (camelCase keys)."""
     where, params = _where(seller_id, query)
     offset = (query.page - 1) * query.limit
     conn = db.connection()
@@ -126,8 +142,17 @@ async def list_page(seller_id: int, query: ProductQuery) -> tuple[list[ProductOu
             db.sql(f'SELECT COUNT(*) AS "total" FROM "products" WHERE {where}'), params
         )
         total = int(counted[0]["total"])
-    items = _PRODUCTS.validate_python([_decoded(row) for row in rows])
-    return items, paginate(query.page, query.limit, total)
+    for row in rows:
+        del row["total"]
+        if isinstance(photos := row["photos"], str):
+            row["photos"] = _photo_list(photos)
+    return rows, paginate(query.page, query.limit, total)
+
+
+async def list_page(seller_id: int, query: ProductQuery) -> tuple[list[ProductOut], Pagination]:
+    """`list_rows` as models (the bot's list)."""
+    rows, pagination = await list_rows(seller_id, query)
+    return _PRODUCTS.validate_python(rows), pagination
 
 
 async def update(seller_id: int, product_id: int, data: ProductUpdate) -> Product:

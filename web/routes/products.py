@@ -31,7 +31,7 @@ async def create_product(request: web.Request, body: ProductIn) -> web.Response:
 @api.get("/api/products", query=ProductQuery, response=ProductOut, many=True, tag="products")
 async def list_products(request: web.Request, query: ProductQuery) -> web.Response:
     """List products, newest first, with search (name or SKU) and a category filter."""
-    items, pagination = await products.list_page(await current_seller_id(request), query)
+    items, pagination = await products.list_rows(await current_seller_id(request), query)
     return page(items, pagination)
 
 
