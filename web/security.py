@@ -201,13 +201,37 @@ def _preflight(request: web.Request, origins: Origins) -> web.Response:
     return response
 
 
+# What a page on another site can make a browser send without a CORS preflight.
+_SIMPLE_BODY_TYPES = frozenset(
+    {"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"}
+)
+
+
+def _could_be_cross_site(request: web.Request) -> bool:
+    """Whether a request that names no origin may still come from a page on another site.
+
+    Browsers name the origin of every cross-site request that changes data; a request without
+    Origin or Referer is a script (curl, the seller's own tools) unless Fetch Metadata says it
+    came from elsewhere, or it has the form of what a page can send without a preflight (a form
+    or text body). Anything else, JSON or PUT/DELETE, needs a preflight that only
+    `CORS_ORIGINS` pass.
+    """
+    if request.headers.get("Sec-Fetch-Site", "").lower() in {"cross-site", "same-site"}:
+        return True
+    return request.method == "POST" and request.content_type in _SIMPLE_BODY_TYPES
+
+
 def _check_origin(request: web.Request, origins: Origins, cookie: str) -> None:
     """A state-changing request from a browser must come from an origin we trust."""
     origin = _request_origin(request)
     if origin is None:
-        if cookie in request.cookies:
-            raise Forbidden("a request that changes data must name its Origin", reason="origin")
-        return  # not a browser: no ambient credentials to abuse
+        if cookie in request.cookies and _could_be_cross_site(request):
+            raise Forbidden(
+                "a request that changes data in the form a page elsewhere could send must name"
+                " its Origin (scripts: send JSON with Content-Type: application/json)",
+                reason="origin",
+            )
+        return  # not a browser page: no ambient credentials to abuse
     if not origins.allowed_for_writes(origin, request):
         log.warning("cross-site request refused path=%s origin=%s", request.path, origin[:100])
         raise Forbidden("requests from this origin are not allowed", reason="origin")

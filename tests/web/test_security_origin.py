@@ -61,12 +61,51 @@ async def test_forged_origin_cannot_change_data(cors_client: TestClient, origin:
     assert (await cors_client.get("/api/user")).status == 200  # still logged in
 
 
-async def test_a_cookie_request_without_origin_or_referer_is_refused(
+async def test_a_script_with_the_cookie_and_no_origin_may_change_data(
     cors_client: TestClient,
 ) -> None:
+    # curl or the seller's own tool: JSON and PUT/DELETE need a preflight from a page.
     await logged_in(cors_client)
-    response = await cors_client.post("/api/products", json=PRODUCT)
+    created = await cors_client.post("/api/products", json=PRODUCT)
+    assert created.status == 201
+    product_id = (await created.json())["data"]["id"]
+    updated = await cors_client.put(f"/api/products/{product_id}", json={"price": 2000})
+    assert updated.status == 200
+    assert (await cors_client.delete(f"/api/products/{product_id}")).status == 200
+    assert (await cors_client.post("/api/logout")).status == 200
+    assert (await cors_client.get("/api/user")).status == 401
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"],
+)
+async def test_a_form_shaped_cookie_request_without_origin_is_refused(
+    cors_client: TestClient, content_type: str
+) -> None:
+    # What a page elsewhere can send without a preflight, its origin stripped by the browser.
+    await logged_in(cors_client)
+    response = await cors_client.post(
+        "/api/logout", data="x=1", headers={"Content-Type": content_type}
+    )
     assert response.status == 403
+    assert (await response.json())["error"]["details"]["reason"] == "origin"
+    assert (await cors_client.get("/api/user")).status == 200
+
+
+@pytest.mark.parametrize("site", ["cross-site", "same-site"])
+async def test_fetch_metadata_from_another_site_without_origin_is_refused(
+    cors_client: TestClient, site: str
+) -> None:
+    await logged_in(cors_client)
+    response = await cors_client.post(
+        "/api/products", json=PRODUCT, headers={"Sec-Fetch-Site": site}
+    )
+    assert response.status == 403
+    listed = await cors_client.post(
+        "/api/products", json=PRODUCT, headers={"Sec-Fetch-Site": site, "Origin": CABINET}
+    )
+    assert listed.status == 201
 
 
 async def test_referer_stands_in_for_a_missing_origin(cors_client: TestClient) -> None:
