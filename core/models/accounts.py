@@ -32,6 +32,7 @@ class Seller(TimestampedModel):
 
     class Meta:
         table = "sellers"
+        indexes = (("referred_by_id",),)
 
 
 class WebSession(Model):
@@ -49,6 +50,7 @@ class WebSession(Model):
 
     class Meta:
         table = "web_sessions"
+        indexes = (("seller_id",),)
 
 
 class TelegramLinkCode(Model):
@@ -66,6 +68,7 @@ class TelegramLinkCode(Model):
 
     class Meta:
         table = "telegram_link_codes"
+        indexes = (("seller_id",),)
 
 
 class AuditEvent(Model):
@@ -85,3 +88,4 @@ class AuditEvent(Model):
 
     class Meta:
         table = "audit_events"
+        indexes = (("seller_id", "created_at"),)

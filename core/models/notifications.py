@@ -127,6 +127,7 @@ class Notification(Model):
             ("state", "lease_until"),
             ("seller_id", "created_at"),
             ("batch_id", "state"),
+            ("customer_id",),
         )
 
 
@@ -152,6 +153,7 @@ class OtpCode(Model):
 
     class Meta:
         table = "otp_codes"
+        indexes = (("seller_id",), ("notification_id",))
 
 
 class CustomerInvite(Model):
@@ -171,4 +173,4 @@ class CustomerInvite(Model):
 
     class Meta:
         table = "customer_invites"
-        indexes = (("seller_id", "customer_id"),)
+        indexes = (("seller_id", "customer_id"), ("customer_id",))

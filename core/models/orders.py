@@ -32,7 +32,7 @@ class Order(TimestampedModel):
 
     class Meta:
         table = "orders"
-        indexes = (("seller_id", "status"), ("seller_id", "created_at"))
+        indexes = (("seller_id", "status"), ("seller_id", "created_at"), ("customer_id",))
 
 
 class OrderItem(Model):
@@ -53,6 +53,7 @@ class OrderItem(Model):
 
     class Meta:
         table = "order_items"
+        indexes = (("order_id",), ("product_id",))
 
 
 class OrderEvent(Model):
@@ -70,3 +71,4 @@ class OrderEvent(Model):
 
     class Meta:
         table = "order_events"
+        indexes = (("order_id",),)

@@ -10,7 +10,15 @@ import pytest
 from core import events
 from core.errors import InvalidTransition, NotFound, OutOfStock, ValidationFailed
 from core.models import AuditEvent, Customer, Order, OrderEvent, OrderItem, OrderStatus, Product
-from core.schemas import CatalogLine, FreeLine, OrderIn, OrderStatusIn, ProductIn, RegisterIn
+from core.schemas import (
+    CatalogLine,
+    FreeLine,
+    OrderIn,
+    OrderQuery,
+    OrderStatusIn,
+    ProductIn,
+    RegisterIn,
+)
 from core.services import accounts, orders, products
 
 S = OrderStatus
@@ -242,3 +250,38 @@ async def test_a_new_customer_is_created_once_and_named_by_the_latest_order(
     customer = await Customer.get(seller_id=seller_id)
     assert first.customer_id == second.customer_id == customer.id
     assert customer.name == "Aziz Karimov"
+
+
+async def test_a_page_of_orders_carries_each_orders_own_lines_and_history(database: None) -> None:
+    seller_id = await new_seller()
+    tea = await new_product(seller_id, "TEA", stock=10, price=1_000)
+    cup = await new_product(seller_id, "CUP", stock=10, price=2_500)
+    first = await orders.create(seller_id, one_of(tea, 2))
+    second = await orders.create(
+        seller_id,
+        OrderIn(
+            items=[
+                CatalogLine(product_id=cup, quantity=1),
+                FreeLine(name="Delivery", quantity=1, price=15_000),
+            ]
+        ),
+    )
+    third = await orders.create(seller_id, one_of(cup, 3))
+    await orders.change_status(seller_id, second.id, OrderStatusIn(status=S.CONFIRMED))
+
+    page_one, pagination = await orders.list_page(seller_id, OrderQuery(page=1, limit=2))
+    out = await orders.to_out_many(page_one)
+
+    assert [o.id for o in out] == [third.id, second.id]
+    assert pagination.total == 3 and pagination.pages == 2
+    assert [(i.sku, i.quantity, i.line_total) for i in out[0].items] == [("CUP", 3, 7_500)]
+    assert [(i.name, i.line_total) for i in out[1].items] == [("Cup", 2_500), ("Delivery", 15_000)]
+    assert [e.to_status for e in out[1].history] == [S.NEW, S.CONFIRMED]
+    assert [e.to_status for e in out[0].history] == [S.NEW]
+    assert out[1].total_amount == 17_500
+    # The last page counts without a second query; a page past the end still counts.
+    page_two, pagination = await orders.list_page(seller_id, OrderQuery(page=2, limit=2))
+    assert [o.id for o in page_two] == [first.id] and pagination.total == 3
+    beyond, pagination = await orders.list_page(seller_id, OrderQuery(page=5, limit=2))
+    assert beyond == [] and pagination.total == 3
+    assert await orders.to_out_many([]) == []

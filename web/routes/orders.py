@@ -31,7 +31,7 @@ async def create_order(request: web.Request, body: OrderIn) -> web.Response:
 async def list_orders(request: web.Request, query: OrderQuery) -> web.Response:
     """List orders, newest first, optionally of one status."""
     items, pagination = await orders.list_page(await current_seller_id(request), query)
-    return page([await orders.to_out(o) for o in items], pagination)
+    return page(await orders.to_out_many(items), pagination)
 
 
 @api.get("/api/orders/{id}", response=OrderOut, tag="orders")
