@@ -253,7 +253,20 @@ async def change_password(
 
 
 async def link_code(seller: Seller) -> str:
-    """A fresh one-time code for linking Telegram, valid for LINK_CODE_TTL."""
+    """A one-time code for linking Telegram, valid for at least half of LINK_CODE_TTL.
+
+    The same code is shown again while it is fresh (so that a page reloaded, or open twice,
+    shows one code that works); a code past half its life is replaced.
+    """
+    fresh = (
+        await TelegramLinkCode.filter(
+            seller_id=seller.id, used_at=None, expires_at__gt=now() + LINK_CODE_TTL / 2
+        )
+        .order_by("-id")
+        .first()
+    )
+    if fresh is not None:
+        return fresh.code
     await TelegramLinkCode.filter(seller=seller, used_at=None).delete()
     code = _new_code(8)
     await TelegramLinkCode.create(code=code, seller=seller, expires_at=now() + LINK_CODE_TTL)

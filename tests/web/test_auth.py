@@ -103,3 +103,28 @@ async def test_change_password_ends_other_sessions(client: TestClient, make_clie
     assert (await response.json())["data"]["endedSessions"] == 1
     assert (await other.get("/api/user")).status == 401
     assert (await client.get("/api/user")).status == 200
+
+
+async def test_the_link_code_stays_while_fresh_and_is_replaced_when_old_or_used(
+    client: TestClient,
+) -> None:
+    from datetime import timedelta
+
+    from core.models import TelegramLinkCode
+    from core.services.accounts import now
+
+    await register(client, "dilnoza")
+
+    async def shown() -> str:
+        response = await client.get("/api/user")
+        assert response.status == 200
+        return str((await response.json())["data"]["telegramLinkCode"])
+
+    first = await shown()
+    assert await shown() == first  # a reload shows the same working code
+    await TelegramLinkCode.filter(code=first).update(expires_at=now() + timedelta(minutes=3))
+    second = await shown()
+    assert second != first
+    assert not await TelegramLinkCode.filter(code=first).exists()  # the old one stops working
+    await TelegramLinkCode.filter(code=second).update(used_at=now())
+    assert await shown() not in {first, second}
