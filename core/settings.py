@@ -15,7 +15,10 @@ DEFAULT_SQLITE_URL = "sqlite://data/sellercloudx.sqlite3"
 class Settings(BaseSettings):
     """Everything the outside can configure; names are the contract of DESIGN.md."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+    # An empty variable (`KEY=` in a sourced env file) means "not set": the default applies.
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", case_sensitive=False, env_ignore_empty=True
+    )
 
     database_url: str = DEFAULT_SQLITE_URL
     db_pool_size: int = 10

@@ -79,3 +79,22 @@ def test_splitting_roles_on_sqlite_is_refused_with_a_clear_message(tmp_path: Pat
     assert done.returncode == 2
     assert "SQLite is for one process" in done.stderr
     assert "python main.py" in done.stderr
+
+
+def test_the_env_example_sourced_into_the_environment_gives_valid_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The deployment guide: `set -a; . /etc/sellercloudx.env` with `KEY=` lines left empty.
+    names = {name.upper() for name in field_names()}
+    listed: dict[str, str] = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            listed[key] = value
+    assert set(listed) == names  # every setting is listed, nothing else
+    for key, value in listed.items():
+        monkeypatch.setenv(key, value)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.redis_url is None and settings.bot_token is None
+    assert settings.account_cache_seconds is None and settings.cors_origins == ""
+    assert settings.http_port == 8080
