@@ -45,7 +45,8 @@ RATE_WINDOW = web.RequestKey("scx.rate_window", Window)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # Server-to-server endpoints: they carry their own credentials and are never rate limited.
-EXEMPT_PREFIXES = ("/api/payment/callback/", "/telegram/webhook", "/health")
+CALLBACKS = "/api/payment/callback/"
+EXEMPT_PREFIXES = (CALLBACKS, "/telegram/webhook", "/health")
 CORS_METHODS = "GET, POST, PUT, DELETE"
 CORS_HEADERS = frozenset({"content-type", "x-request-id", "accept", "accept-language"})
 CORS_EXPOSE = (
@@ -251,7 +252,8 @@ def request_guard(settings: Settings, cookie: str) -> Middleware:
             caller.ip is not None and any(caller.ip in net for net in metrics_from)
         ):
             raise web.HTTPNotFound()  # the operators' page: not there for the internet
-        if (request.content_length or 0) > max_body:
+        # Gateways get an oversized body refused in their own protocol, by the callback.
+        if (request.content_length or 0) > max_body and not request.path.startswith(CALLBACKS):
             raise PayloadTooLarge("the request body is too large", limit=max_body)
         is_preflight = (
             request.method == "OPTIONS"

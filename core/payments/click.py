@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -48,6 +49,8 @@ REQUIRED = (
     "sign_string",
 )
 MAX_FIELD = 255
+_ID_NUMBER = re.compile(r"[0-9]{1,19}")
+_ERROR_NUMBER = re.compile(r"[+-]?[0-9]{1,10}")
 
 
 class Code(IntEnum):
@@ -163,7 +166,7 @@ def _validate(form: Mapping[str, str], action: int, settings: Settings) -> Click
     if any(not isinstance(v, str) or not v or len(v) > MAX_FIELD for v in values.values()):
         raise Rejected(Code.BAD_REQUEST)
     numeric = ("click_trans_id", "service_id", "click_paydoc_id")
-    if not all(str(values[name]).isdigit() for name in numeric):
+    if not all(_id_number(str(values[name])) for name in numeric):
         raise Rejected(Code.BAD_REQUEST)
     if _decimal(str(values["amount"])) is None or _integer(str(values["error"])) is None:
         raise Rejected(Code.BAD_REQUEST)
@@ -205,11 +208,15 @@ def _decimal(value: str) -> Decimal | None:
     return number if number.is_finite() else None
 
 
+def _id_number(value: str) -> bool:
+    """Click's ids: ASCII digits that fit a 64-bit integer (its own type for them)."""
+    return _ID_NUMBER.fullmatch(value) is not None and int(value) < 2**63
+
+
 def _integer(value: str) -> int | None:
-    try:
-        return int(value)
-    except ValueError:
+    if _ERROR_NUMBER.fullmatch(value) is None:
         return None
+    return int(value)
 
 
 # --- checks and changes under the payment lock ---------------------------------------------

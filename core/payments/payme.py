@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 Json = dict[str, Any]
 MAX_ID_LENGTH = 64
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 class Code(IntEnum):
@@ -226,6 +227,8 @@ def _integer(params: Json, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise PaymeError(Code.INVALID_REQUEST, name)
     if isinstance(value, float) and not value.is_integer():
+        raise PaymeError(Code.INVALID_REQUEST, name)
+    if not INT64_MIN <= value <= INT64_MAX:  # no time, reason or bound is that large
         raise PaymeError(Code.INVALID_REQUEST, name)
     return int(value)
 
@@ -446,17 +449,42 @@ async def _cancel(
 
 
 async def check_transaction(params: Json) -> Json:
-    tx = await _find(_transaction_id(params))
+    tx_id = _transaction_id(params)
+    tx = await _find(tx_id)
     if tx is None:
         raise PaymeError(Code.TRANSACTION_NOT_FOUND)
+    if _overdue(tx):
+        return await _locked(tx_id, _expire)
+    return _details(tx)
+
+
+def _overdue(tx: ProviderTransaction) -> bool:
+    """Created, never performed, and past the 12 hours Payme allows."""
+    return tx.state == TxState.CREATED and not service.is_live(tx, to_ms(now()))
+
+
+async def _expire(
+    conn: BaseDBAsyncClient, tx: ProviderTransaction, payment: Payment
+) -> Json | PaymeError:
+    """Cancel an overdue transaction (reason 4) the moment anyone looks at it."""
+    if _overdue(tx):
+        await service.cancel_transaction(
+            conn, tx, state=TxState.CANCELLED, reason=4, at_ms=to_ms(now())
+        )
     return _details(tx)
 
 
 async def get_statement(params: Json) -> Json:
     start, end = _integer(params, "from"), _integer(params, "to")
-    txs = await ProviderTransaction.filter(
+    query = ProviderTransaction.filter(
         provider=Provider.PAYME, provider_time__gte=start, provider_time__lte=end
     ).order_by("provider_time", "id")
+    txs = await query
+    overdue = [tx.provider_id for tx in txs if _overdue(tx)]
+    if overdue:
+        for tx_id in overdue:
+            await _locked(tx_id, _expire)
+        txs = await query
     return {
         "transactions": [
             {

@@ -293,6 +293,7 @@ async def mark_cancelled(
         change = subscription.revoke(seller, payment, moment)
         await seller.save(using_db=conn, update_fields=["plan", "plan_expires_at", "updated_at"])
         data.update(change.as_audit())
+        await _move_later_periods(conn, payment, change)
     payment.status, payment.cancelled_at, payment.refunded = (
         PaymentStatus.CANCELLED,
         moment,
@@ -320,6 +321,35 @@ async def mark_cancelled(
         actor,
     )
     return seller
+
+
+async def _move_later_periods(
+    conn: BaseDBAsyncClient, refunded: Payment, change: subscription.PlanChange
+) -> None:
+    """Periods paid after a refunded one now start earlier: the history says so."""
+    if refunded.period_end is None or change.old_expires_at is None:
+        return
+    if change.new_expires_at is None or change.new_expires_at >= change.old_expires_at:
+        return
+    shift = change.old_expires_at - change.new_expires_at
+    later = (
+        await Payment.filter(
+            seller_id=refunded.seller_id,
+            status=PaymentStatus.PAID,
+            period_start__gte=refunded.period_end,
+        )
+        .exclude(id=refunded.id)
+        .using_db(conn)
+        # One locked by a callback of its own (a refund of it) keeps its dates: waiting for
+        # it here, with the seller locked, could deadlock with that callback.
+        .select_for_update(skip_locked=True)
+    )
+    for payment in later:
+        if payment.period_start is None or payment.period_end is None:
+            continue
+        payment.period_start -= shift
+        payment.period_end -= shift
+        await payment.save(using_db=conn, update_fields=["period_start", "period_end"])
 
 
 # --- gateway transactions that keep a payment alive -----------------------------------------

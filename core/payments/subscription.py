@@ -3,16 +3,14 @@
 Rules (the seller's `plan` and `plan_expires_at`):
 - A period is 30 days for `monthly` and 365 days for `yearly`, counted in exact days from
   the moment it starts.
-- Same tier, still in force: the period is added after the current expiry (an extension).
-- Otherwise (free, expired, a different paid tier, or a plan granted by hand without an
-  expiry): the paid tier starts now and runs for one period. A different tier replaces the
-  old one at once: its remaining time is not carried over, and is given back only if this
-  payment is later refunded (see below).
-- A refund takes back exactly the period that payment added: if the seller still has that
-  tier, its expiry moves back by the period's length. If nothing of the tier is left, the
-  plan the payment replaced comes back when its own expiry is still ahead, else `free`.
-  If the seller has moved to another tier since, the refunded period was already given up
-  and nothing changes.
+- A paid period starts at the later of now and the current expiry: time already paid for is
+  never lost. The tier bought applies at once, to the remaining time too (an upgrade lifts
+  the days left; a downgrade keeps them, at the new tier). Free, expired, or a plan granted
+  by hand without an expiry: the period starts now.
+- A refund takes back exactly the period that payment added: the expiry moves back by the
+  period's length. When that leaves no more than the time the payment found, the tier it
+  replaced comes back; when it leaves nothing, the seller is on `free` (or back on a plan
+  granted by hand, which has no end).
 """
 
 from __future__ import annotations
@@ -60,8 +58,8 @@ def _iso(moment: datetime | None) -> str | None:
 def activate(seller: Seller, payment: Payment, now: datetime) -> PlanChange:
     """Apply a paid period to the seller (in memory); record on the payment what it added."""
     old_plan, old_expiry = seller.plan, seller.plan_expires_at
-    extending = seller.plan == payment.tier and old_expiry is not None and old_expiry > now
-    start = old_expiry if extending and old_expiry is not None else now
+    paid_ahead = seller.plan != FREE.tier and old_expiry is not None and old_expiry > now
+    start = old_expiry if paid_ahead and old_expiry is not None else now
     end = start + period_length(payment.period)
     payment.period_start, payment.period_end = start, end
     payment.previous_plan, payment.previous_expires_at = old_plan, old_expiry
@@ -79,18 +77,19 @@ def revoke(seller: Seller, payment: Payment, now: datetime) -> PlanChange:
     old_plan, old_expiry = seller.plan, seller.plan_expires_at
     if payment.period_start is None or payment.period_end is None:
         return PlanChange(old_plan, old_expiry, old_plan, old_expiry)
-    if seller.plan != payment.tier or seller.plan_expires_at is None:
+    if seller.plan == FREE.tier or seller.plan_expires_at is None:
+        # Nothing of it is left (the plan ran out), or a plan granted by hand replaced it.
         return PlanChange(old_plan, old_expiry, old_plan, old_expiry)
+    previous = payment.previous_plan or FREE.tier
+    replaced_other_tier = previous not in (FREE.tier, payment.tier) and seller.plan == payment.tier
     left = seller.plan_expires_at - (payment.period_end - payment.period_start)
-    if left > now:
-        seller.plan_expires_at = left
-    elif (
-        payment.previous_plan not in (None, FREE.tier, payment.tier)
-        and payment.previous_expires_at is not None
-        and payment.previous_expires_at > now
-    ):
-        seller.plan = payment.previous_plan or FREE.tier
-        seller.plan_expires_at = payment.previous_expires_at
-    else:
+    if replaced_other_tier and payment.previous_expires_at is None:
+        seller.plan, seller.plan_expires_at = previous, None  # the hand-granted plan returns
+    elif left <= now:
         seller.plan, seller.plan_expires_at = FREE.tier, None
+    else:
+        seller.plan_expires_at = left
+        previous_end = payment.previous_expires_at
+        if replaced_other_tier and previous_end is not None and left <= previous_end:
+            seller.plan = previous
     return PlanChange(old_plan, old_expiry, seller.plan, seller.plan_expires_at)

@@ -283,3 +283,31 @@ async def test_unconfigured_secret_refuses_everything(
     answer = await click_module.prepare(fields, unsigned)
 
     assert answer["error"] == -1
+
+
+async def test_ids_beyond_64_bits_or_not_ascii_digits_are_8(click: ClickClient, buy: Buy) -> None:
+    order = await new_order(buy)
+    answers = []
+    for trans_id in ["9" * 100, str(2**63), "١٢٣"]:
+        fields = click.fields(0, trans_id, order, AMOUNT)
+        answers.append(await click.send(click.prepare_url, fields))
+    assert [a["error"] for a in answers] == [-8, -8, -8]
+    assert await Payment.filter(transaction_id=order, status=PaymentStatus.PENDING).exists()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("multipart/form-data; boundary=xx", b"--xx\r\nfoo"),
+        ("application/x-www-form-urlencoded", b"a=" + b"b" * 1_100_000),
+    ],
+)
+async def test_broken_or_oversized_bodies_are_8_in_clicks_json(
+    seller_client: TestClient, click: ClickClient, content_type: str, body: bytes
+) -> None:
+    for url in (click.prepare_url, click.complete_url):
+        async with seller_client.post(
+            url, data=body, headers={"Content-Type": content_type}
+        ) as response:
+            assert response.status == 200
+            assert (await response.json())["error"] == -8

@@ -487,3 +487,87 @@ async def test_seller_plan_untouched_by_failed_callbacks(payme: PaymeClient, buy
     await payme.perform("f" * 24)
     seller = await Seller.get(id=(await Payment.get(transaction_id=account)).seller_id)
     assert (seller.plan, seller.plan_expires_at) == ("free", None)
+
+
+async def test_check_and_statement_show_an_overdue_transaction_cancelled(
+    payme: PaymeClient, buy: Buy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing but a look comes after the 12 hours: the answer already says reason 4.
+    account = await new_payment(buy)
+    tx_id = await created(payme, account)
+    later = datetime.now(UTC) + timedelta(milliseconds=PAYME_TIMEOUT_MS + 1_000)
+    monkeypatch.setattr(payme_module, "now", lambda: later)
+
+    check = await payme.check(tx_id)
+    statement = await payme.statement(0, 10**15)
+
+    assert (check["result"]["state"], check["result"]["reason"]) == (-1, 4)
+    assert check["result"]["cancel_time"] > 0 and check["result"]["perform_time"] == 0
+    [row] = statement["result"]["transactions"]
+    assert (row["id"], row["state"], row["reason"]) == (tx_id, -1, 4)
+    assert (await payme.check(tx_id))["result"] == check["result"]  # the same answer after
+    assert (await seller_of(account)).plan == "free"
+
+
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [
+        ("GetStatement", {"from": 1, "to": 10**26}),
+        ("GetStatement", {"from": -(10**30), "to": 1}),
+        ("CancelTransaction", {"id": "a" * 24, "reason": 10**40}),
+    ],
+)
+async def test_integers_beyond_64_bits_are_32600(
+    payme: PaymeClient, method: str, params: dict[str, Any]
+) -> None:
+    assert error_code(await payme.call(method, params)) == -32600
+
+
+async def test_create_with_a_time_beyond_64_bits_is_32600(payme: PaymeClient, buy: Buy) -> None:
+    account = await new_payment(buy)
+    answer = await payme.call(
+        "CreateTransaction",
+        {
+            "id": payme.new_id(),
+            "time": 10**25,
+            "amount": STARTER_TIYIN,
+            "account": {"transaction_id": account},
+        },
+    )
+    assert error_code(answer) == -32600
+
+
+async def test_an_oversized_body_is_answered_in_json_rpc(payme: PaymeClient) -> None:
+    big = b'{"jsonrpc": "2.0", "id": 1, "method": "CheckTransaction", "params": {"x": "'
+    big += b"a" * 1_100_000 + b'"}}'
+    with_auth = await payme.raw(big, authorization=basic_auth(PAYME_KEY))
+    without = await payme.raw(big)
+    assert error_code(with_auth) == -32700
+    assert error_code(without) == -32504
+
+
+async def test_refund_of_an_earlier_period_moves_the_later_ones_back(
+    payme: PaymeClient, buy: Buy
+) -> None:
+    accounts = [await new_payment(buy) for _ in range(3)]
+    for account in accounts:
+        await payme.perform(await created(payme, account))
+    before = {p.transaction_id: p for p in await Payment.filter(transaction_id__in=accounts)}
+    statement = await payme.statement(0, 10**15)
+    first_tx = next(
+        row["id"]
+        for row in statement["result"]["transactions"]
+        if row["account"]["transaction_id"] == accounts[0]
+    )
+
+    await payme.cancel(first_tx, reason=5)
+
+    after = {p.transaction_id: p for p in await Payment.filter(transaction_id__in=accounts)}
+    month = timedelta(days=30)
+    for account in accounts[1:]:
+        assert after[account].period_start == before[account].period_start - month
+        assert after[account].period_end == before[account].period_end - month
+    seller = await seller_of(accounts[0])
+    # The history and the plan agree: the last period paid ends when the plan does.
+    assert seller.plan_expires_at == after[accounts[2]].period_end
+    assert after[accounts[1]].period_start == before[accounts[0]].period_start

@@ -32,7 +32,8 @@ def test_period_lengths(period: str, days: int) -> None:
         ("free", None, "starter_pro", NOW),
         ("starter_pro", NOW + 5 * DAY, "starter_pro", NOW + 5 * DAY),
         ("starter_pro", NOW - 5 * DAY, "starter_pro", NOW),
-        ("premium", NOW + 5 * DAY, "starter_pro", NOW),
+        ("premium", NOW + 5 * DAY, "starter_pro", NOW + 5 * DAY),  # days left are kept
+        ("starter_pro", NOW + 5 * DAY, "premium", NOW + 5 * DAY),  # and lifted to premium
         ("starter_pro", None, "starter_pro", NOW),
     ],
 )
@@ -78,15 +79,43 @@ def test_refund_after_the_old_tier_would_have_ended_returns_to_free(database: No
     assert (s.plan, s.plan_expires_at) == ("free", None)
 
 
-def test_refund_after_moving_to_another_tier_changes_nothing(database: None) -> None:
+def test_refund_after_moving_to_another_tier_takes_back_its_days(database: None) -> None:
     s = seller()
     first = payment("starter_pro")
     activate(s, first, NOW)
     activate(s, payment("premium"), NOW + DAY)
+    assert (s.plan, s.plan_expires_at) == ("premium", NOW + 60 * DAY)
 
     revoke(s, first, NOW + 2 * DAY)
 
-    assert (s.plan, s.plan_expires_at) == ("premium", NOW + 31 * DAY)
+    assert (s.plan, s.plan_expires_at) == ("premium", NOW + 30 * DAY)
+
+
+def test_refund_of_an_upgrade_with_extensions_after_it_keeps_the_new_tier(
+    database: None,
+) -> None:
+    s = seller("starter_pro", NOW + 10 * DAY)
+    upgrade, extension = payment("premium"), payment("premium")
+    activate(s, upgrade, NOW)
+    activate(s, extension, NOW + DAY)
+    assert (s.plan, s.plan_expires_at) == ("premium", NOW + 70 * DAY)
+
+    revoke(s, upgrade, NOW + 2 * DAY)
+
+    assert (s.plan, s.plan_expires_at) == ("premium", NOW + 40 * DAY)
+
+
+def test_refund_of_a_period_bought_over_a_hand_granted_plan_restores_it(
+    database: None,
+) -> None:
+    s = seller("enterprise", None)
+    p = payment("premium")
+    activate(s, p, NOW)
+    assert (s.plan, s.plan_expires_at) == ("premium", NOW + 30 * DAY)
+
+    revoke(s, p, NOW + DAY)
+
+    assert (s.plan, s.plan_expires_at) == ("enterprise", None)
 
 
 def test_refundable_until_the_period_is_delivered(database: None) -> None:

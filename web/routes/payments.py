@@ -122,6 +122,7 @@ async def _form(request: web.Request) -> dict[str, str]:
     """The form fields as received; a body that is not a form has none (Click's -8)."""
     try:
         data = await request.post()
-    except (web.HTTPException, ValueError):
+    except Exception as exc:  # too large, or a multipart body aiohttp cannot parse
+        log.info("click callback body unreadable error=%s", type(exc).__name__)
         return {}
     return {key: value for key, value in data.items() if isinstance(value, str)}
