@@ -15,7 +15,7 @@ from core import redis as shared_redis
 from core.services.sessions import SessionBackend, backend_for
 from core.services.throttle import LimitStore
 from core.settings import Settings, get_settings
-from web import middlewares, security, sessions
+from web import lowlevel, middlewares, security, sessions
 from web.api import Api
 from web.openapi import build as build_openapi
 from web.routes import admin, auth, customers, notifications, orders, payments, products, system
@@ -55,6 +55,7 @@ def create_app(
     rate_limit_store: LimitStore | None = None,
 ) -> web.Application:
     """Build the web application; the caller owns the database unless `manage_database`."""
+    lowlevel.install()
     settings = settings or get_settings()
     storage = sessions.ServerSideStorage(session_backend or backend_for(settings), settings)
     app = web.Application(

@@ -10,6 +10,8 @@ import time
 
 import structlog
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from aiohttp.typedefs import Handler, Middleware
 
 from core import metrics
@@ -132,6 +134,10 @@ async def error_envelope(request: web.Request, handler: Handler) -> web.StreamRe
         if exc.status < 400:
             raise
         return http_error_response(exc)
+    except (HttpProcessingError, RequestPayloadError) as exc:
+        # Raised while reading the body: a Content-Encoding that does not decode, a bad chunk.
+        log.info("request body unreadable path=%s error=%s", request.path, type(exc).__name__)
+        return error(400, "validation_error", "the request body could not be read", "body")
     except TimeoutError:
         log.warning("request timed out path=%s", request.path)
         return error(503, "timeout", "the request took too long, try again")

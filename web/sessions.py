@@ -7,6 +7,7 @@ session of the seller.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -25,6 +26,8 @@ from core.settings import Settings
 
 SELLER_ID = "seller_id"
 KEY_HASH = web.RequestKey("scx.session_key_hash", str)
+# What `new_key` makes: URL-safe base64 (older or future keys may differ in length only).
+_KEY_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,128}")
 
 
 def cookie_name(settings: Settings) -> str:
@@ -48,7 +51,8 @@ class ServerSideStorage(AbstractStorage):
 
     async def load_session(self, request: web.Request) -> Session:
         key = self.load_cookie(request)
-        if not key or len(key) > 128:
+        if not key or _KEY_SHAPE.fullmatch(key) is None:
+            # Not one of ours (corrupted, planted, not even UTF-8): as if there were none.
             return Session(None, data=None, new=True, max_age=self.max_age)
         key_hash = hash_key(key)
         record = await self.backend.load(key_hash)

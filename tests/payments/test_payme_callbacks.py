@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from core.payments.service import PAYME_TIMEOUT_MS
 from core.settings import Settings, use_settings
 from tests.payments.clients import PAYME_KEY, PaymeClient, basic_auth, merchant_settings, now_ms
 from tests.payments.conftest import Buy, EventLog, seller_of
+from tests.web.test_lowlevel import raw_exchange
 from web.app import create_app
 
 STARTER_TIYIN = 300_000 * 100
@@ -571,3 +573,17 @@ async def test_refund_of_an_earlier_period_moves_the_later_ones_back(
     # The history and the plan agree: the last period paid ends when the plan does.
     assert seller.plan_expires_at == after[accounts[2]].period_end
     assert after[accounts[1]].period_start == before[accounts[0]].period_start
+
+
+async def test_payme_gets_a_json_rpc_parse_error_for_a_body_that_does_not_decode(
+    seller_client: TestClient,
+) -> None:
+    auth = base64.b64encode(f"Paycom:{PAYME_KEY}".encode())
+    status, _headers, body = await raw_exchange(
+        seller_client,
+        b"POST /api/payment/callback/payme HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/json\r\nAuthorization: Basic " + auth + b"\r\n"
+        b"Content-Encoding: gzip\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+    )
+    assert status == 200
+    assert json.loads(body)["error"]["code"] == -32700

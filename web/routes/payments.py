@@ -92,8 +92,8 @@ async def payme_callback(request: web.Request) -> web.Response:
     if request.method == "POST":
         try:
             body = await request.read()
-        except web.HTTPException:
-            body = b"\x00"  # too large or broken: answered as a parse error after auth
+        except Exception:  # too large, or an encoding that does not decode
+            body = b"\x00"  # answered as a parse error, after the auth check
     answer = await payme.handle(
         payme.PaymeRequest(
             http_method=request.method,
