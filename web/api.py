@@ -141,10 +141,13 @@ def parse_model(model: type[M], data: Any, default: str = "body", *, strict: boo
         raise ValidationFailed(default, "expected a JSON object")
     _refuse_nul(data, "")
     try:
+        # Clients write the documented (camelCase) names only: Python's names are not the API.
         if strict:
-            parsed = model.model_validate_json(json.dumps(data), strict=True)
+            parsed = model.model_validate_json(
+                json.dumps(data), strict=True, by_alias=True, by_name=False
+            )
         else:
-            parsed = model.model_validate(data)
+            parsed = model.model_validate(data, by_alias=True, by_name=False)
     except ValidationError as exc:
         raise validation_failed(exc, default) from None
     _check_int64(parsed)

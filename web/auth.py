@@ -41,6 +41,6 @@ async def require_admin(request: web.Request) -> Seller:
 def int_param(request: web.Request, name: str = "id") -> int:
     """A numeric path parameter; anything else is simply not found."""
     raw = request.match_info.get(name, "")
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise NotFound("not found")
     return int(raw)

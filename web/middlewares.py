@@ -11,8 +11,8 @@ import time
 import structlog
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
-from aiohttp.web_protocol import RequestPayloadError
 from aiohttp.typedefs import Handler, Middleware
+from aiohttp.web_protocol import RequestPayloadError
 
 from core import metrics
 from core.availability import is_outage
@@ -40,8 +40,14 @@ _HTTP_CODES = {
 }
 
 
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
 def app_error_response(exc: AppError) -> web.Response:
-    details = {k: v for k, v in exc.details.items() if k != "field"}
+    # The answer is the API's: camelCase like every body (the core names things in Python).
+    details = {_camel(k): v for k, v in exc.details.items() if k != "field"}
     response = error(exc.status, exc.code, exc.message, exc.details.get("field"), **details)
     if isinstance(exc, TooManyRequests):
         response.headers["Retry-After"] = str(exc.retry_after)

@@ -105,7 +105,17 @@ async def _reserve(seller_id: int, lines: list[_Line], conn: BaseDBAsyncClient) 
             .update(stock=F("stock") - quantity)
         )
         if not taken:
-            raise OutOfStock("not enough stock", product_id=product_id, requested=quantity)
+            first = next(i for i, line in enumerate(lines) if line.product_id == product_id)
+            available = (
+                await Product.filter(id=product_id).using_db(conn).values_list("stock", flat=True)
+            )
+            raise OutOfStock(
+                "not enough stock",
+                field=f"items[{first}].quantity",
+                product_id=product_id,
+                requested=quantity,
+                available=available[0] if available else 0,
+            )
 
 
 async def _restock(order: Order, conn: BaseDBAsyncClient) -> None:

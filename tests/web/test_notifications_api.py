@@ -124,7 +124,7 @@ async def test_sms_needs_a_plan_with_sms(client: TestClient, channel_settings: S
 
     assert status == 403
     assert body["error"]["code"] == "plan_required"
-    assert body["error"]["details"]["required_plan"] == "starter_pro"
+    assert body["error"]["details"]["requiredPlan"] == "starter_pro"
     assert "starter_pro" in body["error"]["message"]
 
 

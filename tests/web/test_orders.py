@@ -214,7 +214,8 @@ async def test_out_of_stock_is_409_and_changes_nothing(seller_client: TestClient
 
     assert response.status == 409
     assert body["error"]["code"] == "out_of_stock"
-    assert body["error"]["details"] == {"product_id": tea["id"], "requested": 4}
+    assert body["error"]["details"] == {"productId": tea["id"], "requested": 4, "available": 3}
+    assert body["error"]["field"] == "items[0].quantity"
     assert await stock_of(seller_client, tea["id"]) == 3
     assert await order_count() == 0
     assert await Customer.all().count() == 0

@@ -18,7 +18,7 @@ from web.responses import ok, page
 
 api = Api()
 TAG = "customers"
-ITEM = r"/api/customers/{id:\d+}"
+ITEM = r"/api/customers/{id:[0-9]+}"
 
 
 @api.get("/api/customers", query=CustomerQuery, response=CustomerOut, many=True, tag=TAG)

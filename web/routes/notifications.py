@@ -147,14 +147,14 @@ async def list_notifications(request: web.Request, query: NotificationQuery) -> 
     return page([notifications.to_out(row) for row in rows], pagination)
 
 
-@api.get(r"/api/notifications/{id:\d+}", response=NotificationOut, tag=TAG)
+@api.get(r"/api/notifications/{id:[0-9]+}", response=NotificationOut, tag=TAG)
 async def get_notification(request: web.Request) -> web.Response:
     """One notification: status, attempts, the channel's last answer."""
     row = await notifications.get(await current_seller_id(request), int_param(request))
     return ok(notifications.to_out(row))
 
 
-@api.get(r"/api/notifications/batches/{id:\d+}", response=BatchOut, tag=TAG)
+@api.get(r"/api/notifications/batches/{id:[0-9]+}", response=BatchOut, tag=TAG)
 async def get_batch(request: web.Request) -> web.Response:
     """A bulk send's progress: counts by status and what remains."""
     state = await broadcasts.progress(await current_seller_id(request), int_param(request))
