@@ -151,6 +151,12 @@ class ChannelNotConfigured(ServiceUnavailable):
     code = "channel_not_configured"
 
 
+class ProviderNotConfigured(ServiceUnavailable):
+    """No credentials for this payment provider: its callbacks could never be accepted."""
+
+    code = "provider_not_configured"
+
+
 class OtpInvalid(AppError):
     """A one-time code that is wrong, expired, used, or tried too often."""
 

@@ -7,13 +7,15 @@ from aiogram import Router
 
 def routers() -> list[Router]:
     """Every feature router, in the order their filters must be tried."""
-    from handlers import errors, notifications, orders, payments, products, start
+    from handlers import errors, notifications, orders, payments, products, start, steps
 
     return [
         errors.router,
+        steps.router,
         notifications.router,
         start.router,
         products.router,
         orders.router,
         payments.router,
+        steps.fallback,
     ]

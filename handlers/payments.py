@@ -16,6 +16,7 @@ from bot import keyboards, screens
 from bot.callbacks import MenuCb, SubCb
 from bot.context import BotContext
 from bot.middlewares import SellerRequired
+from core.errors import ValidationFailed
 from core.formatting import format_datetime, format_money
 from core.models import Provider
 from core.payments import service
@@ -115,12 +116,18 @@ async def choose_provider(query: CallbackQuery, callback_data: SubCb, ctx: BotCo
 @router.callback_query(SubCb.filter(F.action == "pay"))
 async def pay(query: CallbackQuery, callback_data: SubCb, ctx: BotContext) -> None:
     """Create the payment at the catalog price and show its pay link as a button."""
-    period = BillingPeriod(callback_data.period)
+    try:
+        period = BillingPeriod(callback_data.period)
+        provider = Provider(callback_data.provider)
+        service.expected_amount(callback_data.tier, period)
+    except (ValueError, ValidationFailed):
+        await query.answer(ctx.t("common.stale_button"), show_alert=True)  # forged or old data
+        return
     order = CreatePaymentIn(
         amount=service.expected_amount(callback_data.tier, period),
         pricing_tier=callback_data.tier,
         billing_period=period,
-        provider=Provider(callback_data.provider),
+        provider=provider,
     )
     checkout = await service.create_payment(
         ctx.seller_id,

@@ -44,6 +44,14 @@ def payme_url(
     return settings.payme_checkout_url.rstrip("/") + "/" + token
 
 
+def accepts_callbacks(provider: Provider, settings: Settings | None = None) -> bool:
+    """Whether this provider's callbacks can be verified: Payme's key, Click's secret."""
+    settings = settings or get_settings()
+    if provider == Provider.CLICK:
+        return bool(settings.click_secret_key.get_secret_value())
+    return bool(settings.payme_key.get_secret_value())
+
+
 def checkout_url(
     payment: Payment,
     *,

@@ -17,7 +17,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 
 from core import db, events
-from core.errors import Conflict, NotFound, ValidationFailed
+from core.errors import Conflict, NotFound, ProviderNotConfigured, ValidationFailed
 from core.models import Payment, PaymentStatus, Provider, ProviderTransaction, Seller, TxState
 from core.payments import links, subscription
 from core.payments.schemas import (
@@ -102,6 +102,12 @@ async def create_payment(
             "amount",
             f"amount must be {expected} UZS for {plan.tier} {data.billing_period.value}",
             expected=expected,
+        )
+    if not links.accepts_callbacks(data.provider):
+        raise ProviderNotConfigured(
+            f"{data.provider.value} is not set up on this platform yet",
+            field="provider",
+            provider=data.provider.value,
         )
     payment = await _insert_payment(seller_id, plan, data, actor or f"seller:{seller_id}")
     url = links.checkout_url(payment, return_url=return_url, language=language)

@@ -276,3 +276,21 @@ async def test_other_tier_keeps_the_days_paid_and_its_refund_restores_the_old_on
 
     seller = await Seller.get(username="alice")
     assert (seller.plan, seller.plan_expires_at) == ("starter_pro", starter_end)
+
+
+@pytest.mark.parametrize("provider", ["click", "payme"])
+async def test_a_provider_without_credentials_is_refused_and_nothing_is_stored(
+    seller_client: TestClient, settings: Settings, provider: str
+) -> None:
+    from pydantic import SecretStr
+
+    settings.click_secret_key = settings.payme_key = SecretStr("")
+
+    status, body = await create(seller_client, provider=provider)
+
+    assert status == 503
+    assert (body["error"]["code"], body["error"]["field"]) == (
+        "provider_not_configured",
+        "provider",
+    )
+    assert await Payment.all().count() == 0

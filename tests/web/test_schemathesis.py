@@ -116,6 +116,7 @@ def live(settings: Settings) -> Iterator[LiveServer]:
     settings.eskiz_api_url = nowhere
     settings.whatsapp_token, settings.whatsapp_phone_number_id = SecretStr("x"), "1055"
     settings.whatsapp_api_url = nowhere
+    settings.payme_key, settings.click_secret_key = SecretStr("fuzz-payme"), SecretStr("fuzz")
     with LiveServer(settings) as server:
         yield server
 

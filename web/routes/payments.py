@@ -49,7 +49,10 @@ async def list_plans(request: web.Request) -> web.Response:
     body=CreatePaymentIn,
     response=PaymentOut,
     tag="payments",
-    extra_responses={400: "amount differs from the catalog price (`error.details.expected`)"},
+    extra_responses={
+        400: "amount differs from the catalog price (`error.details.expected`)",
+        503: "the provider is not set up on this platform (`provider_not_configured`)",
+    },
 )
 async def create_payment(request: web.Request, body: CreatePaymentIn) -> web.Response:
     """Start paying for a plan: answers `paymentUrl` (Click or Payme) and `transactionId`."""
