@@ -208,7 +208,12 @@ class Api:
 
     def register(self, app: web.Application) -> None:
         for operation in self.operations:
-            app.router.add_route(operation.method, operation.path, _wrap(operation))
+            handler = _wrap(operation)
+            if operation.method == "GET":
+                # HEAD answers what GET would, without the body (aiohttp drops it).
+                app.router.add_get(operation.path, handler, allow_head=True)
+            else:
+                app.router.add_route(operation.method, operation.path, handler)
 
 
 def _wrap(operation: Operation) -> Handler:

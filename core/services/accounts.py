@@ -14,12 +14,18 @@ from tortoise.exceptions import IntegrityError
 from tortoise.signals import post_delete, post_save
 
 from core import db
-from core.errors import Conflict, InvalidCredentials, NotFound, UnknownReference
+from core.errors import (
+    Conflict,
+    InvalidCredentials,
+    NotFound,
+    UnknownReference,
+    ValidationFailed,
+)
 from core.i18n import pick_language
 from core.models import Seller, TelegramLinkCode
 from core.passwords import hash_password, verify_password
 from core.phones import normalise_phone
-from core.plans import get_plan
+from core.plans import effective_plan, get_plan
 from core.schemas import RegisterIn, SellerOut
 from core.services import audit, throttle
 from core.settings import get_settings
@@ -39,6 +45,8 @@ def now() -> datetime:
 
 
 def to_out(seller: Seller) -> SellerOut:
+    # The plan in force: one past its expiry is `free` already, before the job records it.
+    in_force = effective_plan(seller.plan, seller.plan_expires_at)
     return SellerOut(
         id=seller.id,
         username=seller.username,
@@ -46,8 +54,8 @@ def to_out(seller: Seller) -> SellerOut:
         phone=seller.phone,
         telegram_linked=seller.telegram_id is not None,
         language=seller.language,
-        plan=seller.plan,
-        plan_expires_at=seller.plan_expires_at,
+        plan=in_force.tier,
+        plan_expires_at=seller.plan_expires_at if in_force.tier == seller.plan else None,
         referral_code=seller.referral_code,
         created_at=seller.created_at,
     )
@@ -336,6 +344,8 @@ async def set_plan(
 ) -> Seller:
     """An administrator grants a plan (free clears the expiry); the change is audited."""
     plan = get_plan(tier)
+    if plan.monthly_price and expires_at is not None and expires_at <= now():
+        raise ValidationFailed("expiresAt", "the expiry must be in the future")
     seller = await Seller.get_or_none(id=seller_id)
     if seller is None:
         raise NotFound("seller not found")

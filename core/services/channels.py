@@ -93,7 +93,7 @@ async def reserve_daily(seller: Seller, channel: Channel, count: int, using_db: 
     cap = daily_cap(plan_of(seller), channel)
     if cap is None or count <= 0:
         return
-    if db.is_postgres():
+    if db.is_postgres() and using_db is not None:
         await Seller.filter(id=seller.id).using_db(using_db).select_for_update().first()
     used = await outbox.sent_today(seller.id, channel, using_db)
     if used + count > cap:

@@ -51,6 +51,9 @@ async def send(seller: Seller, body: OtpSendIn) -> tuple[OtpCode, Notification]:
     """Queue an SMS with a code (the client's, or a new one) and remember its hash."""
     channels.require_channel(seller, Channel.SMS)
     phone = normalise_phone(body.phone, "phone")
+    # A send the seller's cap refuses must not spend the phone's hourly allowance (shared by
+    # every seller): look before counting; the reservation below is the exact check.
+    await channels.reserve_daily(seller, Channel.SMS, 1, None)
     await _check_pace(phone)
     code = body.code or new_code()
     customer = await Customer.get_or_none(seller_id=seller.id, phone=phone)

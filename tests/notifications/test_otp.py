@@ -122,7 +122,12 @@ async def test_codes_need_sms_in_the_plan_and_count_against_the_cap(
             for n in range(200)
         ]
     )
-    with pytest.raises(DailyCapReached) as cap:
-        await otp.send(seller, OtpSendIn(phone="998907777777"))
+    for _ in range(channel_settings.otp_per_phone_per_hour + 2):
+        with pytest.raises(DailyCapReached) as cap:
+            await otp.send(seller, OtpSendIn(phone="998907777777"))
     assert cap.value.details["cap"] == 200
     assert await OtpCode.all().count() == 0
+    # Refused sends spent none of the phone's hourly allowance: another seller still can.
+    other = await make_seller("other", plan="starter_pro", telegram_id=None)
+    await otp.send(other, OtpSendIn(phone="998907777777"))
+    assert await OtpCode.all().count() == 1

@@ -237,3 +237,11 @@ async def test_nul_characters_are_refused_naming_the_field(seller_client: TestCl
     assert search.status == body.status == 400
     assert (await search.json())["error"]["field"] == "search"
     assert (await body.json())["error"]["field"] == "name"
+
+
+async def test_head_answers_like_get_without_a_body(seller_client: TestClient) -> None:
+    get = await seller_client.get("/api/products")
+    head = await seller_client.head("/api/products")
+    assert (head.status, head.content_type) == (get.status, "application/json")
+    assert await head.read() == b""
+    assert (await seller_client.head("/api/products/999")).status == 404

@@ -18,7 +18,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from core.models import AuditEvent, Channel, Notification, NotificationBatch, Seller
+from core.services import accounts
+from core.settings import Settings, use_settings
 from tests.conftest import register
+from tests.payments.clients import merchant_settings
 
 Ids = dict[str, str]
 IdSource = Callable[[TestClient], Awaitable[Ids]]
@@ -179,6 +182,14 @@ async def enterprise(username: str) -> None:
     await Seller.filter(username=username).update(
         plan="enterprise", plan_expires_at=datetime.now(UTC) + timedelta(days=30)
     )
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Click and Payme set up: the walk creates payments like any other object."""
+    value = merchant_settings(settings)
+    use_settings(value)
+    return value
 
 
 @pytest.fixture
@@ -415,6 +426,16 @@ async def test_an_admin_lists_sellers_and_grants_a_plan(client: TestClient, make
         f"/api/admin/sellers/{shop_id}/plan",
         json={"plan": "premium", "expiresAt": "2030-01-01T00:00:00"},
     )
+    past = await client.put(
+        f"/api/admin/sellers/{shop_id}/plan",
+        json={"plan": "premium", "expiresAt": "2020-01-01T00:00:00Z"},
+    )
     assert unknown_tier.status == 400
     assert unknown_seller.status == 404
     assert naive.status == 400
+    assert past.status == 400 and (await past.json())["error"]["field"] == "expiresAt"
+    # A plan that ran out reads as free at once, before the nightly job records it.
+    await Seller.filter(id=shop_id).update(plan_expires_at=datetime.now(UTC) - timedelta(hours=1))
+    accounts.forget()
+    user = (await (await shop.get("/api/user")).json())["data"]
+    assert (user["plan"], user["planExpiresAt"]) == ("free", None)
