@@ -20,6 +20,19 @@ def languages(onboarding: bool = False) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
+def settings_menu(ctx: BotContext) -> InlineKeyboardMarkup:
+    """The language, the password of the web cabinet, back to the menu."""
+    builder = InlineKeyboardBuilder()
+    for code, name in LANGUAGE_NAMES.items():
+        builder.button(text=name, callback_data=LangCb(code=code, onboarding=False))
+    builder.button(
+        text=ctx.t("start.web_password_button"), callback_data=MenuCb(section="password")
+    )
+    builder.button(text=ctx.t("menu.back"), callback_data=MenuCb(section="main"))
+    builder.adjust(3, 1, 1)
+    return builder.as_markup()
+
+
 def onboarding(ctx: BotContext) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for action in ("create", "code", "password"):

@@ -37,3 +37,7 @@ class CustomerLink(StatesGroup):
 class CustomerMessage(StatesGroup):
     text = State()  # the seller writes to one customer
     broadcast = State()  # the seller writes a broadcast
+
+
+class WebPassword(StatesGroup):
+    new = State()  # the seller sets the password of the web cabinet and the API

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -11,11 +14,13 @@ from bot import keyboards
 from bot.callbacks import CancelCb, LangCb, MenuCb, OnboardCb
 from bot.context import BotContext
 from bot.middlewares import LANG_KEY
-from bot.states import Onboarding
+from bot.states import Onboarding, WebPassword
 from core.errors import InvalidCredentials, NotFound
 from core.services import accounts
 
 router = Router(name="start")
+# The REST API's own rule for a new password (core.schemas, ChangePasswordIn).
+PASSWORD_MIN, PASSWORD_MAX = 8, 128
 
 
 async def show_menu(message: Message, ctx: BotContext, *, edit: bool = False) -> None:
@@ -168,5 +173,39 @@ async def settings_menu(query: CallbackQuery, ctx: BotContext) -> None:
     await query.answer()
     assert isinstance(query.message, Message)
     await query.message.edit_text(
-        ctx.t("start.choose_language"), reply_markup=keyboards.languages()
+        ctx.t("start.settings"), reply_markup=keyboards.settings_menu(ctx)
     )
+
+
+@router.callback_query(MenuCb.filter(F.section == "password"))
+async def ask_web_password(query: CallbackQuery, ctx: BotContext, state: FSMContext) -> None:
+    await query.answer()
+    if ctx.seller is None:
+        return
+    await state.set_state(WebPassword.new)
+    assert isinstance(query.message, Message)
+    await query.message.edit_text(
+        ctx.t("start.web_password_ask", username=ctx.seller.username, min=PASSWORD_MIN),
+        reply_markup=keyboards.cancel_only(ctx),
+    )
+
+
+@router.message(WebPassword.new, F.text)
+async def receive_web_password(message: Message, ctx: BotContext, state: FSMContext) -> None:
+    password = message.text or ""
+    with suppress(TelegramBadRequest):
+        await message.delete()  # a password should not stay in the chat history
+    if ctx.seller is None:
+        await state.clear()
+        return
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        await message.answer(
+            ctx.t("start.web_password_bad", min=PASSWORD_MIN, max=PASSWORD_MAX),
+            reply_markup=keyboards.cancel_only(ctx),
+        )
+        return
+    assert message.from_user is not None
+    await accounts.set_password(ctx.seller, password, actor=f"telegram:{message.from_user.id}")
+    await state.set_state(None)
+    await message.answer(ctx.t("start.web_password_set", username=ctx.seller.username))
+    await show_menu(message, ctx)

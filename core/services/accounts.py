@@ -260,6 +260,24 @@ async def change_password(
         )
 
 
+async def set_password(seller: Seller, new: str, *, actor: str) -> None:
+    """Set the password from a channel that already proves who the seller is (the bot)."""
+    seller.password_hash = await hash_password(new)
+    seller.password_changed_at = now()
+    async with db.atomic() as conn:
+        await seller.save(
+            update_fields=["password_hash", "password_changed_at", "updated_at"], using_db=conn
+        )
+        await audit.record(
+            "seller.password_set",
+            actor=actor,
+            object_type="seller",
+            object_id=seller.id,
+            seller_id=seller.id,
+            using_db=conn,
+        )
+
+
 async def link_code(seller: Seller) -> str:
     """A one-time code for linking Telegram, valid for at least half of LINK_CODE_TTL.
 

@@ -83,3 +83,33 @@ async def test_known_seller_gets_the_menu(kit: BotKit) -> None:
     await kit.send("/start", user_id=5)
     call = kit.last("sendMessage")
     assert call.text == t("menu.title", "uz", name="Shop Owner")
+
+
+@pytest.mark.parametrize("lang", ["uz", "ru", "en"])
+async def test_a_bot_seller_sets_a_password_for_the_web_and_the_api(
+    database: None, lang: str
+) -> None:
+    from core.models import AuditEvent
+
+    kit = BotKit()
+    seller = await accounts.register_from_telegram(4004, "Bot Shop", lang)
+
+    await kit.press("m:settings", user_id=4004)
+    screen = kit.last("editMessageText")
+    assert screen.text == t("start.settings", lang)
+    assert kit.button_data(screen, t("start.web_password_button", lang)) == "m:password"
+    await kit.press("m:password", user_id=4004)
+    assert kit.last("editMessageText").text == t(
+        "start.web_password_ask", lang, username=seller.username, min=8
+    )
+
+    await kit.send("short", user_id=4004)
+    assert kit.last("sendMessage").text == t("start.web_password_bad", lang, min=8, max=128)
+    await kit.send("a long web password", user_id=4004)
+
+    assert len(kit.calls("deleteMessage")) == 2  # neither attempt stays in the chat
+    texts = [call.text for call in kit.calls("sendMessage")]
+    assert t("start.web_password_set", lang, username=seller.username) in texts
+    logged_in = await accounts.authenticate(seller.username, "a long web password")
+    assert logged_in.id == seller.id
+    assert await AuditEvent.filter(action="seller.password_set", seller_id=seller.id).count() == 1
