@@ -9,7 +9,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import ErrorEvent, User
 
 from bot.middlewares import resolve_context
-from core.errors import AppError
+from core.errors import AppError, ValidationFailed
 from core.i18n import pick_language, t
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,10 @@ async def on_error(event: ErrorEvent, state: FSMContext | None = None) -> bool:
         user = update.callback_query.from_user
     lang = await _language(user, state)
     exc = event.exception
-    if isinstance(exc, AppError):
+    if isinstance(exc, ValidationFailed) and update.callback_query:
+        # Buttons carry only what the bot wrote: a value that does not validate is old or forged.
+        text = t("common.stale_button", lang)
+    elif isinstance(exc, AppError):
         text = error_text(exc, lang)
     else:
         log.error("bot update failed id=%s", update.update_id, exc_info=exc)

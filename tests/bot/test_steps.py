@@ -101,3 +101,13 @@ async def test_a_forged_pay_button_is_answered_and_creates_nothing(kit: BotKit, 
 
     assert kit.last("answerCallbackQuery").text == t("common.stale_button", "ru")
     assert await Payment.all().count() == 0
+
+
+async def test_a_forged_order_list_button_is_answered_in_the_sellers_language(
+    kit: BotKit,
+) -> None:
+    await tea_pot("ru")
+
+    await kit.press("ol:bogus:1")
+
+    assert kit.last("answerCallbackQuery").text == t("common.stale_button", "ru")
