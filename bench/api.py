@@ -25,7 +25,7 @@ Each target gets the same load from another process: `wrk` when installed (keep-
 tames a busy machine. Logging is at WARNING. Printed per target: requests per second, p99
 latency, and this process's CPU time per request (all threads: a figure that other load on
 the machine disturbs less than throughput); then app/raw and app/bare, and PASS/FAIL against
-the targets (app >= 0.5 x raw and >= 1000 rps, no failed request). Exit status 0 on PASS.
+the targets (app >= 0.5 x raw, >= 1000 rps on SQLite, no failed request). Exit status 0 on PASS.
 """
 
 from __future__ import annotations
@@ -337,11 +337,15 @@ def report(results: dict[str, Measure], args: argparse.Namespace, backend: str) 
         )
     print(f"ratios: app/raw {vs_raw:.2f}   app/bare {vs_bare:.2f}")
     failed = sum(m.failures for m in results.values())
-    passed = vs_raw >= TARGET_RATIO and app.rps >= TARGET_RPS and not failed
+    # The requests-per-second target is the embedded default's (SQLite); on PostgreSQL the
+    # server shares this machine's cores with the app, so only the ratio is held to a target.
+    rps_target = TARGET_RPS if backend == "SQLite" else None
+    passed = vs_raw >= TARGET_RATIO and app.rps >= (rps_target or 0) and not failed
     verdict = "PASS" if passed else "FAIL"
+    rps_goal = f"target >= {rps_target:.0f}" if rps_target else "no target on PostgreSQL"
     print(
         f"{verdict}: app/raw {vs_raw:.2f} (target >= {TARGET_RATIO}), "
-        f"app {app.rps:.0f} rps (target >= {TARGET_RPS:.0f}), {failed} failed requests"
+        f"app {app.rps:.0f} rps ({rps_goal}), {failed} failed requests"
     )
     return passed
 
