@@ -13,7 +13,8 @@ import sys
 import structlog
 
 _SECRET_PATTERNS = (
-    (re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}\b"), "<bot-token>"),
+    # Also inside URLs (`/bot123:ABC.../getMe`), where no word boundary precedes the id.
+    (re.compile(r"(?<!\d)\d{6,12}:[A-Za-z0-9_-]{30,}"), "<bot-token>"),
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"), r"\1<redacted>"),
     (re.compile(r"(?i)(basic\s+)[A-Za-z0-9+/=]{8,}"), r"\1<redacted>"),
     (re.compile(r"(?i)(password|secret|token|key)=([^\s&,;]+)"), r"\1=<redacted>"),
@@ -35,6 +36,49 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+def redact_values(
+    logger: object, method: str, event_dict: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """Mask secrets in every text of the line: the traceback and bound values included."""
+    for key, value in event_dict.items():
+        if isinstance(value, str):
+            event_dict[key] = redact(value)
+    return event_dict
+
+
+# `key=value` in a log message (`"order created id=%s seller=%s"`): lifted into JSON fields.
+_PAIR = re.compile(r"(?:^|\s)([a-z][a-z0-9_]*)=(\S*)")
+_RESERVED = frozenset({"event", "level", "logger", "timestamp", "exception"})
+
+
+def lift_pairs(
+    logger: object, method: str, event_dict: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """`"order created id=7 seller=3"` -> event "order created", id 7, seller 3.
+
+    The message stays readable in the console; in JSON every value is a field of its own that
+    a log store can filter on. Numbers become numbers; reserved names stay in the text.
+    """
+    event = event_dict.get("event")
+    if not isinstance(event, str) or "=" not in event:
+        return event_dict
+    lifted = False
+
+    def take(match: re.Match[str]) -> str:
+        nonlocal lifted
+        key, value = match.group(1), match.group(2).rstrip(",;")
+        if key in _RESERVED or key in event_dict:
+            return match.group(0)
+        event_dict[key] = int(value) if value.isascii() and value.isdigit() else value
+        lifted = True
+        return ""
+
+    text = _PAIR.sub(take, event)
+    if lifted:
+        event_dict["event"] = " ".join(text.split()).rstrip(",;") or event
+    return event_dict
+
+
 def setup_logging(level: str = "INFO", fmt: str = "console") -> None:
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
@@ -44,8 +88,10 @@ def setup_logging(level: str = "INFO", fmt: str = "console") -> None:
     formatter = structlog.stdlib.ProcessorFormatter(
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            # JSON needs the traceback as text (the console renderer formats it itself).
-            *([structlog.processors.format_exc_info] if fmt == "json" else []),
+            # The traceback as text, so that what it quotes (a URL with a token) is masked too.
+            structlog.processors.format_exc_info,
+            redact_values,
+            *([lift_pairs] if fmt == "json" else []),
             renderer,
         ],
         foreign_pre_chain=[
