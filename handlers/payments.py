@@ -8,6 +8,8 @@ service on the `payment.paid` / `payment.cancelled` events, with `core.payments.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from aiogram import F, Router
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -113,6 +115,15 @@ async def choose_provider(query: CallbackQuery, callback_data: SubCb, ctx: BotCo
     await screens.show(query, text, builder.as_markup())
 
 
+# A pay button pressed again within this shows the payment it started, not a second one.
+REUSE_PENDING = timedelta(minutes=10)
+
+
+def _return_url() -> str:
+    """After paying, the checkout sends the seller back to the bot."""
+    return f"https://t.me/{get_settings().bot_username}"
+
+
 @router.callback_query(SubCb.filter(F.action == "pay"))
 async def pay(query: CallbackQuery, callback_data: SubCb, ctx: BotContext) -> None:
     """Create the payment at the catalog price and show its pay link as a button."""
@@ -132,9 +143,10 @@ async def pay(query: CallbackQuery, callback_data: SubCb, ctx: BotContext) -> No
     checkout = await service.create_payment(
         ctx.seller_id,
         order,
-        return_url=f"https://t.me/{get_settings().bot_username}",
+        return_url=_return_url(),
         language=ctx.lang,
         actor=f"telegram:{query.from_user.id}",
+        reuse_within=REUSE_PENDING,
     )
     await query.answer()
     payment = checkout.payment
@@ -170,7 +182,9 @@ def pay_keyboard(ctx: BotContext, payment: PaymentOut) -> InlineKeyboardMarkup:
 @router.callback_query(SubCb.filter(F.action == "check"))
 async def check(query: CallbackQuery, callback_data: SubCb, ctx: BotContext) -> None:
     """The payment's state, read exactly as the REST `verify` reads it."""
-    verified = await service.verify(ctx.seller_id, callback_data.tx)
+    verified = await service.verify(
+        ctx.seller_id, callback_data.tx, return_url=_return_url(), language=ctx.lang
+    )
     state = "refunded" if verified.refunded else verified.status.value
     text = ctx.t(
         f"payments.state_{state}",

@@ -93,8 +93,13 @@ async def create_payment(
     return_url: str | None = None,
     language: str | None = None,
     actor: str | None = None,
+    reuse_within: timedelta | None = None,
 ) -> CheckoutOut:
-    """A pending payment for one period of a paid plan, with its checkout link."""
+    """A pending payment for one period of a paid plan, with its checkout link.
+
+    With `reuse_within`, the same purchase started that recently and still payable is shown
+    again instead of a second one (a button pressed twice).
+    """
     plan = paid_plan(data.pricing_tier)
     expected = plan.price(data.billing_period)
     if data.amount != expected:
@@ -109,7 +114,24 @@ async def create_payment(
             field="provider",
             provider=data.provider.value,
         )
-    payment = await _insert_payment(seller_id, plan, data, actor or f"seller:{seller_id}")
+    payment = None
+    if reuse_within is not None:
+        moment = now()
+        payment = (
+            await Payment.filter(
+                seller_id=seller_id,
+                tier=plan.tier,
+                period=data.billing_period,
+                provider=data.provider,
+                status=PaymentStatus.PENDING,
+                created_at__gte=moment - reuse_within,
+                expires_at__gt=moment,
+            )
+            .order_by("-id")
+            .first()
+        )
+    if payment is None:
+        payment = await _insert_payment(seller_id, plan, data, actor or f"seller:{seller_id}")
     url = links.checkout_url(payment, return_url=return_url, language=language)
     log.info(
         "payment created tx=%s seller=%s tier=%s period=%s provider=%s amount=%s",
@@ -204,14 +226,24 @@ async def get_for_seller(seller_id: int, transaction_id: str) -> Payment:
     return payment
 
 
-async def verify(seller_id: int, transaction_id: str) -> VerifyOut:
-    """The payment's current state and the subscription it produced (the bot reads it too)."""
+async def verify(
+    seller_id: int,
+    transaction_id: str,
+    *,
+    return_url: str | None = None,
+    language: str | None = None,
+) -> VerifyOut:
+    """The payment's current state and the subscription it produced (the bot reads it too);
+    a pending one's link as `create_payment` built it for the same return and language."""
     payment = await get_for_seller(seller_id, transaction_id)
     if payment.status == PaymentStatus.PENDING and payment.expires_at <= now():
         await expire_payment(payment.id, actor=f"seller:{seller_id}")
         payment = await get_for_seller(seller_id, transaction_id)
+    url = None
+    if payment.status == PaymentStatus.PENDING:
+        url = links.checkout_url(payment, return_url=return_url, language=language)
     seller = await Seller.get(id=seller_id)
-    return VerifyOut(**to_out(payment).model_dump(), subscription=subscription_of(seller))
+    return VerifyOut(**to_out(payment, url).model_dump(), subscription=subscription_of(seller))
 
 
 async def history(seller_id: int, query: HistoryQuery) -> tuple[list[PaymentOut], Pagination]:

@@ -111,9 +111,12 @@ async def test_buy_flow_sends_the_pay_link_and_check_reads_the_state(
     assert check_data == f"sub:check::::{payment.transaction_id}"
 
     await kit.press(check_data, user_id=USER)
-    assert kit.last("editMessageText").text == t(
-        "payments.state_pending", "en", transaction_id=payment.transaction_id
-    )
+    checked = kit.last("editMessageText")
+    assert checked.text == t("payments.state_pending", "en", transaction_id=payment.transaction_id)
+    assert kit.button_data(checked, "Pay") == url  # the same link, language and return
+    await kit.press(kit.button_data(providers, "Payme"), user_id=USER)  # pressed again
+    assert await Payment.filter(seller_id=seller.id).count() == 1
+    assert kit.button_data(kit.last("editMessageText"), "Pay") == url
 
     await pay(payment.transaction_id)
     await kit.press(check_data, user_id=USER)
