@@ -76,7 +76,7 @@ R = TypeVar("R")
 GROUP_INTERVAL = 60 / 20  # Telegram: 20 messages a minute to one group
 HOLD = 5.0  # longest a claimed row waits in memory for its recipient or its channel
 CONCURRENCY = 64  # sends in flight per channel
-ARMED = 8  # messages recorded as handed over that may wait for a window permit
+ARMED = 8  # delivery tasks that may wait for a window permit at once
 PERMIT_POLL = 0.05  # how often to look for a permit another worker gave back
 BEGIN_DELAY = 0.002  # attempts recorded together: the latency it adds before a send
 SENT_DELAY = 0.01  # answers recorded together: the crash window it adds (see outbox)
@@ -304,6 +304,8 @@ class ChannelRunner:
         self._halt = asyncio.Event()  # stop: set by `stop` or by a cancellation
         self._order = itertools.count()
         self._resume_at = 0.0  # no claims before (the channel is paused)
+        # A 429 seen by this process: sends already past the dispatcher wait until then.
+        self._paused_until = 0.0
         self._begins: Coalescer[Notification, set[int]] = Coalescer(self._begin_many, BEGIN_DELAY)
         self._answers: Coalescer[tuple[Notification, str | None], None] = Coalescer(
             self._sent_many, SENT_DELAY
@@ -473,26 +475,36 @@ class ChannelRunner:
     # --- one message --------------------------------------------------------------------
 
     async def _deliver(self, row: Notification, stop: asyncio.Event) -> None:
-        """Record the attempt, take a window permit, send, give it back, record the answer.
+        """Take a window permit, record the attempt, send, give the permit back, record the
+        answer.
 
-        The attempt is recorded first so that its database write never counts against the
-        channel's window, but at most ARMED recorded messages wait for a permit: a worker
-        killed now leaves only those and the ones really in flight unconfirmed.
+        The attempt is recorded only once the message can leave at once (its permit taken and
+        the channel not paused meanwhile): a worker killed between the record and the request
+        leaves a gap of milliseconds, so the rows it leaves `unconfirmed` are, all but never,
+        the ones the channel really had. The permit held during that write costs the window a
+        few milliseconds per message.
         """
         self._claimed.pop(row.id, None)
         self._working.add(row.id)
         permit: str | None = None
         armed = True
+        attempted = False
         try:
-            if row.id not in await self._begins.submit(row):
-                self.stats["lost_lease"] += 1
-                return
             permit = await self._permit(stop)
             self._armed.release()
             armed = False
             if permit is None:
-                await outbox.retry_later(row, self.worker, 0, "worker stopping", failed=False)
+                await outbox.release([row], self.worker)  # never recorded: back as it was
                 return
+            paused = self._paused_until - self._now()
+            if paused > 0:
+                # A 429 came back while this one waited: it waits what the channel asked.
+                await outbox.release([row], self.worker, paused)
+                return
+            if row.id not in await self._begins.submit(row):
+                self.stats["lost_lease"] += 1
+                return
+            attempted = True
             error: DeliveryError | None = None
             provider_id = None
             try:
@@ -516,7 +528,7 @@ class ChannelRunner:
             if armed:
                 self._armed.release()
             if permit is not None:
-                await self._answered(row, permit, delivered=True)
+                await self._answered(row, permit, delivered=attempted)
             self._slots.release()
             self._working.discard(row.id)
             # One message in flight per recipient: the next one is due only now.
@@ -546,6 +558,8 @@ class ChannelRunner:
             self.stats["throttled"] += 1
             key = self.channel_key if exc.scope == "channel" else self.recipient_key(row)
             await self.pacer.pause(key, exc.retry_after)
+            if exc.scope == "channel":
+                self._paused_until = max(self._paused_until, self._now() + exc.retry_after)
             log.warning(
                 "throttled channel=%s scope=%s retry_after=%s",
                 self.channel,
@@ -562,6 +576,7 @@ class ChannelRunner:
         elif isinstance(exc, ChannelUnavailable):
             self.stats["unavailable"] += 1
             await self.pacer.pause(self.channel_key, exc.retry_after)
+            self._paused_until = max(self._paused_until, self._now() + exc.retry_after)
             await outbox.retry_later(row, self.worker, exc.retry_after, exc.reason, failed=False)
         elif isinstance(exc, PermanentFailure | WindowClosed):
             self.stats["failed"] += 1
