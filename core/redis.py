@@ -5,10 +5,11 @@ Everything that keeps shared state in Redis in scale-out mode takes its client f
 bot's FSM and per-chat event isolation, caches and provider tokens (`core.cache`), and the
 scheduler lock. Nothing opens a pool of its own.
 
-Every command is bounded by `REDIS_TIMEOUT` (connect and socket timeouts) and retried at
-most once, at once (that one retry absorbs a connection that Redis closed while it was
-idle, as after a Redis restart). So an outage surfaces within seconds as one of
-`REDIS_ERRORS`, which the web layer answers with 503 and the bot with a redelivery.
+Every command is bounded by `REDIS_TIMEOUT` (connect and socket timeouts); a closed
+connection is retried once, at once (that absorbs a connection that Redis closed while it
+was idle, as after a Redis restart), a timeout is not retried. So an outage surfaces
+within seconds as one of `REDIS_ERRORS`, which the web layer answers with 503 and the bot
+with a redelivery.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import redis.asyncio as aioredis
 import redis.exceptions
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from core.settings import Settings, get_settings
 
@@ -61,7 +63,9 @@ def connect(settings: Settings) -> Redis:
         settings.redis_url,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 1),
+        # A connection Redis closed (after a restart) is retried once, at once; a command
+        # that timed out is not: Redis is hanging, and a retry would double the wait.
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         health_check_interval=HEALTH_CHECK_INTERVAL,
         max_connections=MAX_CONNECTIONS,
         client_name=f"{settings.redis_prefix.rstrip(':')}-{os.getpid()}",

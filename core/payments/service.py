@@ -314,7 +314,7 @@ async def mark_paid(
         payment.transaction_id,
         seller.id,
         seller.plan,
-        seller.plan_expires_at,
+        seller.plan_expires_at.isoformat() if seller.plan_expires_at else None,
         actor,
     )
     return seller
