@@ -9,10 +9,11 @@ failure gets, without the input and under our own Server header.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web, web_protocol
+
+from web.responses import error
 
 _CODES = {
     400: ("bad_request", "the request could not be parsed"),
@@ -36,13 +37,8 @@ def _json_error(
 ) -> web.StreamResponse:
     _original(self, request, status, exc, message)  # logs; raises when a response is under way
     code, text = _CODES.get(status, ("bad_request" if status < 500 else "internal_error", ""))
-    body = {"success": False, "error": {"code": code, "message": text or code.replace("_", " ")}}
-    response = web.Response(
-        status=status,
-        body=json.dumps(body).encode(),
-        content_type="application/json",
-        headers={"Server": "SellerCloudX", "X-Content-Type-Options": "nosniff"},
-    )
+    response = error(status, code, text or code.replace("_", " "))
+    response.headers.update({"Server": "SellerCloudX", "X-Content-Type-Options": "nosniff"})
     response.force_close()
     return response
 

@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler, Middleware
 from aiohttp.web_protocol import RequestPayloadError
+from pydantic.alias_generators import to_camel
 
 from core import metrics
 from core.availability import is_outage
@@ -40,14 +41,9 @@ _HTTP_CODES = {
 }
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
 def app_error_response(exc: AppError) -> web.Response:
     # The answer is the API's: camelCase like every body (the core names things in Python).
-    details = {_camel(k): v for k, v in exc.details.items() if k != "field"}
+    details = {to_camel(k): v for k, v in exc.details.items() if k != "field"}
     response = error(exc.status, exc.code, exc.message, exc.details.get("field"), **details)
     if isinstance(exc, TooManyRequests):
         response.headers["Retry-After"] = str(exc.retry_after)

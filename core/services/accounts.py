@@ -244,24 +244,16 @@ async def change_password(
         await throttle.login_failed(seller.username, address)
         raise InvalidCredentials("current password is wrong")
     await throttle.login_succeeded(seller.username, address)
-    seller.password_hash = await hash_password(new)
-    seller.password_changed_at = now()
-    async with db.atomic() as conn:
-        await seller.save(
-            update_fields=["password_hash", "password_changed_at", "updated_at"], using_db=conn
-        )
-        await audit.record(
-            "seller.password_changed",
-            actor=f"seller:{seller.id}",
-            object_type="seller",
-            object_id=seller.id,
-            seller_id=seller.id,
-            using_db=conn,
-        )
+    await _store_password(seller, new, "seller.password_changed", f"seller:{seller.id}")
 
 
 async def set_password(seller: Seller, new: str, *, actor: str) -> None:
     """Set the password from a channel that already proves who the seller is (the bot)."""
+    await _store_password(seller, new, "seller.password_set", actor)
+
+
+async def _store_password(seller: Seller, new: str, action: str, actor: str) -> None:
+    """Hash and save a new password, audited in the same transaction."""
     seller.password_hash = await hash_password(new)
     seller.password_changed_at = now()
     async with db.atomic() as conn:
@@ -269,7 +261,7 @@ async def set_password(seller: Seller, new: str, *, actor: str) -> None:
             update_fields=["password_hash", "password_changed_at", "updated_at"], using_db=conn
         )
         await audit.record(
-            "seller.password_set",
+            action,
             actor=actor,
             object_type="seller",
             object_id=seller.id,
